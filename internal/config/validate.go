@@ -1,0 +1,115 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Validate checks the configuration's values and their combinations and
+// returns a [*ValidationError] listing every problem, or nil.
+func (c *Config) Validate() error {
+	if p := c.validate(nil); len(p) > 0 {
+		return &ValidationError{Problems: p}
+	}
+	return nil
+}
+
+// validate checks values; origin maps keys to where their value came from,
+// so each problem points at the line that set it.
+func (c *Config) validate(origin map[string]string) []Problem {
+	var problems []Problem
+	add := func(key, format string, args ...any) {
+		problems = append(problems, Problem{Source: origin[key], Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+
+	for _, f := range Fields() {
+		if len(f.Enum) == 0 {
+			continue
+		}
+		switch v := c.Value(f).(type) {
+		case string:
+			if !enumContains(f, v) {
+				add(f.Key, "expected one of %s, got %q", strings.Join(f.Enum, ", "), v)
+			}
+		case []string:
+			for _, item := range v {
+				if !enumContains(f, item) {
+					add(f.Key, "expected items from %s, got %q", strings.Join(f.Enum, ", "), item)
+				}
+			}
+		}
+	}
+
+	port := func(key string, p int) {
+		if p < 1 || p > 65535 {
+			add(key, "expected a port between 1 and 65535, got %d", p)
+		}
+	}
+	port("api.port", c.API.Port)
+	if c.API.Host == "" {
+		add("api.host", "expected a host or address to listen on, got an empty string")
+	}
+	if c.API.Workers < 1 {
+		add("api.workers", "expected at least 1, got %d", c.API.Workers)
+	}
+
+	port("redis.port", c.Redis.Port)
+	if c.Redis.DB < 0 || c.Redis.DB > 15 {
+		add("redis.db", "expected a database number between 0 and 15, got %d", c.Redis.DB)
+	}
+	if c.Redis.Enabled && c.Redis.Host == "" && len(c.Redis.Addrs) == 0 {
+		add("redis.host", "expected a host when redis.enabled is true")
+	}
+	if c.Redis.Mode == RedisSentinel && c.Redis.SentinelMaster == "" {
+		add("redis.sentinel_master", "expected the Sentinel master name when redis.mode is sentinel")
+	}
+	if c.Redis.Mode == RedisCluster && c.Redis.DB != 0 {
+		add("redis.db", "Redis Cluster has only database 0, got %d", c.Redis.DB)
+	}
+
+	switch c.Database.Driver {
+	case DatabasePostgres:
+		port("database.port", c.Database.Port)
+		if c.Database.Host == "" {
+			add("database.host", "expected a PostgreSQL host when database.driver is postgres")
+		}
+		if c.Database.Name == "" {
+			add("database.name", "expected a database name when database.driver is postgres")
+		}
+	case DatabaseSQLite:
+		if c.Database.Path == "" {
+			add("database.path", "expected a file path when database.driver is sqlite")
+		}
+	}
+
+	if c.Auth.JWTExpiry < 1 {
+		add("auth.jwt_expiry", "expected a lifetime of at least 1 second, got %d", c.Auth.JWTExpiry)
+	}
+	if c.Auth.RefreshExpiry < c.Auth.JWTExpiry {
+		add("auth.refresh_expiry", "expected at least auth.jwt_expiry (%d), got %d", c.Auth.JWTExpiry, c.Auth.RefreshExpiry)
+	}
+	if c.Auth.RBAC && !c.Auth.Enabled {
+		add("auth.rbac", "RBAC needs authentication; set auth.enabled to true")
+	}
+	if c.Auth.RequireMFA && !c.Auth.Enabled {
+		add("auth.require_mfa", "MFA needs authentication; set auth.enabled to true")
+	}
+
+	if c.RateLimiting.Enabled && c.RateLimiting.RequestsPerMinute < 1 {
+		add("rate_limiting.requests_per_minute", "expected at least 1 when rate limiting is enabled, got %d", c.RateLimiting.RequestsPerMinute)
+	}
+	if c.Encryption.Enabled && c.Encryption.KeyFile == "" {
+		add("encryption.key_file", "expected a key file when encryption.enabled is true")
+	}
+	if c.Signing.Enabled && c.Signing.KeyFile == "" {
+		add("signing.key_file", "expected a key file when signing.enabled is true")
+	}
+	return problems
+}
+
+// enumContains matches case-insensitively: the runbook writes log levels in
+// upper case, operators often type them in lower.
+func enumContains(f Field, v string) bool {
+	return slices.ContainsFunc(f.Enum, func(e string) bool { return strings.EqualFold(e, v) })
+}
