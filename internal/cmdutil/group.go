@@ -10,6 +10,7 @@ import (
 // help; with an unknown subcommand it fails with a usage error and
 // suggestions (cobra alone would print help and exit 0).
 func GroupCommand(cmd *cobra.Command) {
+	cmd.SuggestionsMinimumDistance = 2
 	cmd.Args = func(c *cobra.Command, args []string) error {
 		if len(args) == 0 {
 			return nil

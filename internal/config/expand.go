@@ -1,7 +1,7 @@
 package config
 
 import (
-	"fmt"
+	"errors"
 	"strings"
 )
 
@@ -28,12 +28,13 @@ func expand(s string, getenv func(string) string) (string, []string, error) {
 		}
 		end := strings.IndexByte(s[i+2:], '}')
 		if end < 0 {
-			return "", nil, fmt.Errorf("unterminated ${ in %q", s)
+			// Never quote s: it may be a secret.
+			return "", nil, errors.New("unterminated ${ (write $${ for a literal ${)")
 		}
 		expr := s[i+2 : i+2+end]
 		name, def, hasDef := strings.Cut(expr, ":-")
 		if !validVarName(name) {
-			return "", nil, fmt.Errorf("invalid variable name %q in ${%s}", name, expr)
+			return "", nil, errors.New("invalid variable name in ${...}: expected letters, digits and _, not starting with a digit")
 		}
 		v := getenv(name)
 		switch {

@@ -112,7 +112,6 @@ func Load(opts LoadOptions) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
-	cfg.LogLevel = strings.ToUpper(cfg.LogLevel)
 	res.Config = cfg
 	origin := map[string]string{}
 	for _, f := range Fields() {
@@ -124,6 +123,9 @@ func Load(opts LoadOptions) (*Result, error) {
 		}
 	}
 	res.Problems = append(res.Problems, cfg.validate(origin)...)
+	sortProblems(res.Problems)
+	// Validation matched log levels case-insensitively; hand on one spelling.
+	cfg.LogLevel = strings.ToUpper(cfg.LogLevel)
 	return res, res.Err()
 }
 

@@ -1,7 +1,10 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -45,4 +48,43 @@ func (e *ValidationError) Error() string {
 		b.WriteString(p.String())
 	}
 	return b.String()
+}
+
+// sortProblems orders problems by source and then by position in the
+// source, so a file's problems read top to bottom; problems without a
+// source (a required key that nothing set) come last.
+func sortProblems(ps []Problem) {
+	slices.SortStableFunc(ps, func(a, b Problem) int {
+		fa, la, ca := splitPos(a.Source)
+		fb, lb, cb := splitPos(b.Source)
+		if (fa == "") != (fb == "") {
+			if fa == "" {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Or(cmp.Compare(fa, fb), cmp.Compare(la, lb), cmp.Compare(ca, cb))
+	})
+}
+
+// splitPos splits "file:line:col" into its parts; other sources have no
+// position.
+func splitPos(src string) (string, int, int) {
+	i := strings.LastIndexByte(src, ':')
+	if i < 0 {
+		return src, 0, 0
+	}
+	col, err := strconv.Atoi(src[i+1:])
+	if err != nil {
+		return src, 0, 0
+	}
+	j := strings.LastIndexByte(src[:i], ':')
+	if j < 0 {
+		return src, 0, 0
+	}
+	line, err := strconv.Atoi(src[j+1 : i])
+	if err != nil {
+		return src, 0, 0
+	}
+	return src[:j], line, col
 }

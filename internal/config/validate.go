@@ -59,10 +59,10 @@ func (c *Config) validate(origin map[string]string) []Problem {
 		add("redis.db", "expected a database number between 0 and 15, got %d", c.Redis.DB)
 	}
 	if c.Redis.Enabled && c.Redis.Host == "" && len(c.Redis.Addrs) == 0 {
-		add("redis.host", "expected a host when redis.enabled is true")
+		add("redis.enabled", "is true but neither redis.host nor redis.addrs is set")
 	}
 	if c.Redis.Mode == RedisSentinel && c.Redis.SentinelMaster == "" {
-		add("redis.sentinel_master", "expected the Sentinel master name when redis.mode is sentinel")
+		add("redis.mode", "is sentinel but redis.sentinel_master is not set; set it to the Sentinel master name")
 	}
 	if c.Redis.Mode == RedisCluster && c.Redis.DB != 0 {
 		add("redis.db", "Redis Cluster has only database 0, got %d", c.Redis.DB)
@@ -72,14 +72,14 @@ func (c *Config) validate(origin map[string]string) []Problem {
 	case DatabasePostgres:
 		port("database.port", c.Database.Port)
 		if c.Database.Host == "" {
-			add("database.host", "expected a PostgreSQL host when database.driver is postgres")
+			add("database.driver", "is postgres but database.host is not set")
 		}
 		if c.Database.Name == "" {
-			add("database.name", "expected a database name when database.driver is postgres")
+			add("database.driver", "is postgres but database.name is not set")
 		}
 	case DatabaseSQLite:
 		if c.Database.Path == "" {
-			add("database.path", "expected a file path when database.driver is sqlite")
+			add("database.driver", "is sqlite but database.path is not set")
 		}
 	}
 
@@ -100,10 +100,10 @@ func (c *Config) validate(origin map[string]string) []Problem {
 		add("rate_limiting.requests_per_minute", "expected at least 1 when rate limiting is enabled, got %d", c.RateLimiting.RequestsPerMinute)
 	}
 	if c.Encryption.Enabled && c.Encryption.KeyFile == "" {
-		add("encryption.key_file", "expected a key file when encryption.enabled is true")
+		add("encryption.enabled", "is true but encryption.key_file is not set; set it to the AES-256 key file")
 	}
 	if c.Signing.Enabled && c.Signing.KeyFile == "" {
-		add("signing.key_file", "expected a key file when signing.enabled is true")
+		add("signing.enabled", "is true but signing.key_file is not set; set it to the RSA private key (PEM)")
 	}
 	return problems
 }
