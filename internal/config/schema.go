@@ -18,6 +18,22 @@ const (
 	KindSecret
 )
 
+// String names the kind for documentation.
+func (k Kind) String() string {
+	switch k {
+	case KindInt:
+		return "integer"
+	case KindBool:
+		return "boolean"
+	case KindStringList:
+		return "list of strings"
+	case KindSecret:
+		return "secret"
+	default:
+		return "string"
+	}
+}
+
 func (k Kind) expected() string {
 	switch k {
 	case KindInt:
