@@ -62,6 +62,13 @@ func Run(ctx context.Context, ios *iostreams.IOStreams, getenv func(string) stri
 	if !errors.Is(err, cmdutil.ErrSilent) {
 		printError(ios.ErrOut, f.Globals.Output == cmdutil.OutputJSON, cmd, err, code)
 	}
+	if f.Globals.Verbose {
+		for _, c := range cmdutil.ExitCodes {
+			if c.Code == code {
+				fmt.Fprintf(ios.ErrOut, "exit status %d: %s\n", code, c.Meaning)
+			}
+		}
+	}
 	return code
 }
 

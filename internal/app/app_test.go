@@ -227,3 +227,15 @@ func TestPrintErrorHints(t *testing.T) {
 		t.Errorf("got %q, want %q", buf.String(), want)
 	}
 }
+
+func TestVerbose(t *testing.T) {
+	t.Parallel()
+	code, _, stderr := run(t, nil, "config", "show", "-v", "--profile", "docker")
+	if code != 0 || !strings.Contains(stderr, "configuration: profile docker, config file none") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	code, _, stderr = run(t, nil, "config", "validate", "-v", "testdata/broken.yaml")
+	if code != 2 || !strings.HasSuffix(stderr, "exit status 2: bad usage or bad input: unknown flag or argument, invalid config file, a confirmation needed without a terminal\n") {
+		t.Errorf("exit %d, stderr ends %q", code, stderr[max(0, len(stderr)-120):])
+	}
+}

@@ -103,8 +103,8 @@ func (t *Table) Render() error {
 	return err
 }
 
-// fit returns column widths that fit the terminal, shrinking the widest
-// columns first.
+// fit returns column widths that fit the terminal, shrinking the last
+// column first and then the widest.
 func (t *Table) fit() []int {
 	n := len(t.header)
 	widths := make([]int, n)
@@ -122,6 +122,11 @@ func (t *Table) fit() []int {
 			s += w
 		}
 		return s
+	}
+	// The last column is usually free text; give it up first.
+	last := n - 1
+	for total() > t.width && widths[last] > 8 {
+		widths[last]--
 	}
 	for total() > t.width {
 		widest := 0

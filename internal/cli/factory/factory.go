@@ -9,6 +9,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
+	"github.com/tars-ops/tarsctl/internal/ui"
 )
 
 // New returns the factory for one tarsctl invocation.
@@ -34,6 +35,13 @@ func New(ios *iostreams.IOStreams, getenv func(string) string) *cmdutil.Factory 
 				Set:        f.Globals.Set,
 				Getenv:     getenv,
 			})
+			if f.Globals.Verbose && res != nil {
+				file := res.ConfigFile
+				if file == "" {
+					file = "none"
+				}
+				ui.NewStatus(ios, false).Info("configuration: profile %s, config file %s", res.Profile, file)
+			}
 		})
 		return res, err
 	}

@@ -64,7 +64,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	pf.StringArrayVar(&g.Set, "set", nil, "set a configuration key, highest precedence (repeatable): --set api.port=4000")
 	pf.StringVarP(&g.Output, "output", "o", cmdutil.OutputText, "output format: text or json (some commands also yaml)")
 	pf.BoolVar(&g.NoColor, "no-color", false, "disable colour (also NO_COLOR=1)")
-	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "print more detail about what is happening")
+	pf.BoolVarP(&g.Verbose, "verbose", "v", false, "print more detail: the configuration sources used, the meaning of a failure's exit status")
 	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print only errors and warnings, and the requested data")
 
 	_ = cmd.RegisterFlagCompletionFunc("profile", cobra.FixedCompletions(config.ProfileNames(), cobra.ShellCompDirectiveNoFileComp))
