@@ -1,15 +1,21 @@
 package config
 
+import (
+	"path/filepath"
+	"time"
+)
+
 // Config is tarsctl's typed configuration: the keys of the T.A.R.S. profile
 // files. Code reads it through these fields, never through string lookups.
 //
 // Struct tags drive the schema ([Fields]): `mapstructure` names the key,
 // `enum` lists the allowed values, and `doc` is shown by `tarsctl config
-// show` and written into docs/configuration.md.
+// show` and written into docs/cli/config-keys.md.
 type Config struct {
 	Environment  string           `mapstructure:"environment" doc:"deployment environment name"`
 	LogLevel     string           `mapstructure:"log_level" enum:"DEBUG|INFO|WARNING|ERROR" doc:"daemon log level"`
 	LogFormat    string           `mapstructure:"log_format" enum:"text|json" doc:"daemon log format"`
+	Paths        PathsConfig      `mapstructure:"paths"`
 	API          APIConfig        `mapstructure:"api"`
 	Redis        RedisConfig      `mapstructure:"redis"`
 	Database     DatabaseConfig   `mapstructure:"database"`
@@ -18,14 +24,56 @@ type Config struct {
 	Encryption   EncryptionConfig `mapstructure:"encryption"`
 	Signing      SigningConfig    `mapstructure:"signing"`
 	Compliance   ComplianceConfig `mapstructure:"compliance"`
+	Audit        AuditConfig      `mapstructure:"audit"`
 }
 
-// APIConfig is the dashboard API listener.
+// PathsConfig says where the daemons keep their files. Empty directories
+// are derived from Home: data, logs, run and secrets under it.
+type PathsConfig struct {
+	Home       string `mapstructure:"home" doc:"base directory for the others"`
+	DataDir    string `mapstructure:"data_dir" doc:"databases, checkpoints, data at rest (default HOME/data)"`
+	LogDir     string `mapstructure:"log_dir" doc:"service and audit logs (default HOME/logs)"`
+	RunDir     string `mapstructure:"run_dir" doc:"pidfiles and locks (default HOME/run)"`
+	SecretsDir string `mapstructure:"secrets_dir" doc:"generated secrets, 0700 (default HOME/secrets)"`
+}
+
+func orUnder(dir, home, name string) string {
+	if dir != "" {
+		return dir
+	}
+	return filepath.Join(home, name)
+}
+
+// DataDirPath returns the data directory.
+func (p PathsConfig) DataDirPath() string { return orUnder(p.DataDir, p.Home, "data") }
+
+// LogDirPath returns the log directory.
+func (p PathsConfig) LogDirPath() string { return orUnder(p.LogDir, p.Home, "logs") }
+
+// RunDirPath returns the directory for pidfiles and locks.
+func (p PathsConfig) RunDirPath() string { return orUnder(p.RunDir, p.Home, "run") }
+
+// SecretsDirPath returns the directory for generated secrets.
+func (p PathsConfig) SecretsDirPath() string { return orUnder(p.SecretsDir, p.Home, "secrets") }
+
+// APIConfig is the daemons' HTTP listener.
 type APIConfig struct {
-	Host        string   `mapstructure:"host" doc:"address the API listens on"`
-	Port        int      `mapstructure:"port" doc:"API port"`
-	Workers     int      `mapstructure:"workers" doc:"request-handling workers"`
-	CORSOrigins []string `mapstructure:"cors_origins" doc:"origins allowed by CORS"`
+	Host         string        `mapstructure:"host" doc:"address the API listens on"`
+	Port         int           `mapstructure:"port" doc:"API port"`
+	Workers      int           `mapstructure:"workers" doc:"request-handling workers"`
+	CORSOrigins  []string      `mapstructure:"cors_origins" doc:"origins allowed by CORS"`
+	ReadTimeout  time.Duration `mapstructure:"read_timeout" doc:"longest time to read a request"`
+	WriteTimeout time.Duration `mapstructure:"write_timeout" doc:"longest time to write a response"`
+	IdleTimeout  time.Duration `mapstructure:"idle_timeout" doc:"how long an idle keep-alive connection stays open"`
+	DrainTimeout time.Duration `mapstructure:"drain_timeout" doc:"on SIGTERM, how long in-flight requests may take to finish"`
+	TLS          TLSConfig     `mapstructure:"tls"`
+}
+
+// TLSConfig turns on TLS, and mTLS when ClientCAFile is set.
+type TLSConfig struct {
+	CertFile     string `mapstructure:"cert_file" doc:"server certificate (PEM); enables TLS"`
+	KeyFile      string `mapstructure:"key_file" doc:"server private key (PEM)"`
+	ClientCAFile string `mapstructure:"client_ca_file" doc:"CA bundle for client certificates; enables mTLS"`
 }
 
 // Redis modes.
@@ -65,6 +113,7 @@ type DatabaseConfig struct {
 	User     string `mapstructure:"user" doc:"PostgreSQL user"`
 	Password Secret `mapstructure:"password" doc:"PostgreSQL password"`
 	SSLMode  string `mapstructure:"sslmode" enum:"disable|allow|prefer|require|verify-ca|verify-full" doc:"PostgreSQL sslmode"`
+	URL      Secret `mapstructure:"url" doc:"PostgreSQL URL; when set it wins over driver and the fields above"`
 }
 
 // AuthConfig is authentication and authorisation for the dashboard API.
@@ -74,13 +123,22 @@ type AuthConfig struct {
 	RequireMFA    bool   `mapstructure:"require_mfa" doc:"require a second factor at login"`
 	JWTExpiry     int    `mapstructure:"jwt_expiry" doc:"access token lifetime, seconds"`
 	RefreshExpiry int    `mapstructure:"refresh_expiry" doc:"refresh token lifetime, seconds"`
-	JWTSecret     Secret `mapstructure:"jwt_secret" doc:"HMAC key for JWTs"`
+	JWTSecret     Secret `mapstructure:"jwt_secret" doc:"HMAC key for JWTs (or file:PATH, env:NAME)"`
+	JWTSecretFile string `mapstructure:"jwt_secret_file" doc:"file holding the HMAC key for JWTs"`
 }
 
 // RateLimitConfig is per-client request rate limiting.
 type RateLimitConfig struct {
-	Enabled           bool `mapstructure:"enabled" doc:"limit request rates"`
-	RequestsPerMinute int  `mapstructure:"requests_per_minute" doc:"requests allowed per client per minute"`
+	Enabled                 bool `mapstructure:"enabled" doc:"limit request rates"`
+	RequestsPerMinute       int  `mapstructure:"requests_per_minute" doc:"requests allowed per client IP per minute"`
+	GlobalRequestsPerMinute int  `mapstructure:"global_requests_per_minute" doc:"requests allowed from all clients together per minute (0: no global limit)"`
+	LoginRequestsPerMinute  int  `mapstructure:"login_requests_per_minute" doc:"login attempts allowed per client IP per minute"`
+}
+
+// AuditConfig is the audit log of security events.
+type AuditConfig struct {
+	Enabled bool   `mapstructure:"enabled" doc:"write the audit log"`
+	File    string `mapstructure:"file" doc:"audit log file, JSON lines (default LOG_DIR/audit.log)"`
 }
 
 // EncryptionConfig is encryption of data at rest.

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -223,6 +224,12 @@ func parseScalar(f Field, s string) (any, error) {
 		return out, nil
 	case KindSecret:
 		return Secret(s), nil
+	case KindDuration:
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("expected %s, got %q", f.Kind.expected(), s)
+		}
+		return d, nil
 	default:
 		return s, nil
 	}

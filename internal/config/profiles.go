@@ -3,6 +3,7 @@ package config
 import (
 	"embed"
 	"slices"
+	"time"
 )
 
 //go:embed profiles/*.yaml
@@ -55,6 +56,18 @@ func defaults() map[string]any {
 		"api.port":                          3001,
 		"api.workers":                       1,
 		"api.cors_origins":                  []string{},
+		"api.read_timeout":                  30 * time.Second,
+		"api.write_timeout":                 60 * time.Second,
+		"api.idle_timeout":                  120 * time.Second,
+		"api.drain_timeout":                 30 * time.Second,
+		"api.tls.cert_file":                 "",
+		"api.tls.key_file":                  "",
+		"api.tls.client_ca_file":            "",
+		"paths.home":                        ".tars",
+		"paths.data_dir":                    "",
+		"paths.log_dir":                     "",
+		"paths.run_dir":                     "",
+		"paths.secrets_dir":                 "",
 		"redis.enabled":                     false,
 		"redis.mode":                        RedisStandalone,
 		"redis.host":                        "localhost",
@@ -71,21 +84,27 @@ func defaults() map[string]any {
 		"database.user":                     "tars",
 		"database.password":                 Secret(""),
 		"database.sslmode":                  "prefer",
+		"database.url":                      Secret(""),
 		"auth.enabled":                      false,
 		"auth.rbac":                         false,
 		"auth.require_mfa":                  false,
 		"auth.jwt_expiry":                   3600,
 		"auth.refresh_expiry":               604800,
 		"auth.jwt_secret":                   Secret(""),
+		"auth.jwt_secret_file":              "",
+		"audit.enabled":                     true,
+		"audit.file":                        "",
 		"rate_limiting.enabled":             true,
 		"rate_limiting.requests_per_minute": 100,
-		"encryption.enabled":                false,
-		"encryption.algorithm":              "aes-256-gcm",
-		"encryption.key_file":               "",
-		"signing.enabled":                   false,
-		"signing.algorithm":                 "rsa-pss",
-		"signing.key_file":                  "",
-		"compliance.enforcement_mode":       "warn",
-		"compliance.controls":               []string{},
+		"rate_limiting.global_requests_per_minute": 0,
+		"rate_limiting.login_requests_per_minute":  10,
+		"encryption.enabled":                       false,
+		"encryption.algorithm":                     "aes-256-gcm",
+		"encryption.key_file":                      "",
+		"signing.enabled":                          false,
+		"signing.algorithm":                        "rsa-pss",
+		"signing.key_file":                         "",
+		"compliance.enforcement_mode":              "warn",
+		"compliance.controls":                      []string{},
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Kind is the type of a configuration value.
@@ -16,6 +17,7 @@ const (
 	KindBool
 	KindStringList
 	KindSecret
+	KindDuration
 )
 
 // String names the kind for documentation.
@@ -29,6 +31,8 @@ func (k Kind) String() string {
 		return "list of strings"
 	case KindSecret:
 		return "secret"
+	case KindDuration:
+		return "duration"
 	default:
 		return "string"
 	}
@@ -42,6 +46,8 @@ func (k Kind) expected() string {
 		return "true or false"
 	case KindStringList:
 		return "a list of strings"
+	case KindDuration:
+		return "a duration such as 30s or 5m"
 	default:
 		return "a string"
 	}
@@ -102,6 +108,8 @@ func walkSchema(t reflect.Type, prefix string, index []int) {
 		switch {
 		case sf.Type == reflect.TypeFor[Secret]():
 			f.Kind = KindSecret
+		case sf.Type == reflect.TypeFor[time.Duration]():
+			f.Kind = KindDuration
 		case sf.Type.Kind() == reflect.String:
 			f.Kind = KindString
 		case sf.Type.Kind() == reflect.Int:

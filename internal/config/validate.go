@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Validate checks the configuration's values and their combinations and
@@ -54,6 +55,24 @@ func (c *Config) validate(origin map[string]string) []Problem {
 		add("api.workers", "expected at least 1, got %d", c.API.Workers)
 	}
 
+	for key, d := range map[string]time.Duration{
+		"api.read_timeout": c.API.ReadTimeout, "api.write_timeout": c.API.WriteTimeout,
+		"api.idle_timeout": c.API.IdleTimeout, "api.drain_timeout": c.API.DrainTimeout,
+	} {
+		if d <= 0 {
+			add(key, "expected a positive duration such as 30s, got %s", d)
+		}
+	}
+	if (c.API.TLS.CertFile == "") != (c.API.TLS.KeyFile == "") {
+		add("api.tls.cert_file", "TLS needs both api.tls.cert_file and api.tls.key_file")
+	}
+	if c.API.TLS.ClientCAFile != "" && c.API.TLS.CertFile == "" {
+		add("api.tls.client_ca_file", "mTLS needs TLS; set api.tls.cert_file and api.tls.key_file too")
+	}
+	if c.Paths.Home == "" {
+		add("paths.home", "expected a directory, got an empty string")
+	}
+
 	port("redis.port", c.Redis.Port)
 	if c.Redis.DB < 0 || c.Redis.DB > 15 {
 		add("redis.db", "expected a database number between 0 and 15, got %d", c.Redis.DB)
@@ -96,6 +115,12 @@ func (c *Config) validate(origin map[string]string) []Problem {
 		add("auth.require_mfa", "MFA needs authentication; set auth.enabled to true")
 	}
 
+	if c.RateLimiting.Enabled && c.RateLimiting.LoginRequestsPerMinute < 1 {
+		add("rate_limiting.login_requests_per_minute", "expected at least 1 when rate limiting is enabled, got %d", c.RateLimiting.LoginRequestsPerMinute)
+	}
+	if c.RateLimiting.GlobalRequestsPerMinute < 0 {
+		add("rate_limiting.global_requests_per_minute", "expected 0 (no global limit) or more, got %d", c.RateLimiting.GlobalRequestsPerMinute)
+	}
 	if c.RateLimiting.Enabled && c.RateLimiting.RequestsPerMinute < 1 {
 		add("rate_limiting.requests_per_minute", "expected at least 1 when rate limiting is enabled, got %d", c.RateLimiting.RequestsPerMinute)
 	}

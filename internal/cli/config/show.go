@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
@@ -110,6 +111,8 @@ func displayValue(v any) any {
 	switch v := v.(type) {
 	case cfg.Secret:
 		return v.Redacted()
+	case time.Duration:
+		return v.String()
 	case []string:
 		if v == nil {
 			return []string{}
