@@ -3,6 +3,8 @@ package cmdutil
 import (
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 )
@@ -35,4 +37,8 @@ type Factory struct {
 	// ConfigResult returns the configuration with the source of each value
 	// and its problems, for commands that show or check configuration.
 	ConfigResult func() (*config.Result, error)
+	// ConfigWithFlags loads the configuration with command flags bound to
+	// keys (flag name by key), for commands such as serve whose --port
+	// overrides api.port.
+	ConfigWithFlags func(flags *pflag.FlagSet, keys map[string]string) (*config.Config, error)
 }

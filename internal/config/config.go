@@ -157,6 +157,7 @@ type SigningConfig struct {
 
 // ComplianceConfig is compliance-control enforcement.
 type ComplianceConfig struct {
-	EnforcementMode string   `mapstructure:"enforcement_mode" enum:"warn|enforce" doc:"warn about or enforce failed controls"`
-	Controls        []string `mapstructure:"controls" enum:"encryption_at_rest|encryption_in_transit|audit_logging|data_retention" doc:"controls that are checked"`
+	EnforcementMode   string   `mapstructure:"enforcement_mode" enum:"warn|enforce" doc:"warn about or enforce failed controls"`
+	Controls          []string `mapstructure:"controls" enum:"encryption_at_rest|encryption_in_transit|audit_logging|data_retention" doc:"controls that are checked"`
+	DataRetentionDays int      `mapstructure:"data_retention_days" doc:"days data is kept (0: no retention period)"`
 }

@@ -124,6 +124,9 @@ func (c *Config) validate(origin map[string]string) []Problem {
 	if c.RateLimiting.Enabled && c.RateLimiting.RequestsPerMinute < 1 {
 		add("rate_limiting.requests_per_minute", "expected at least 1 when rate limiting is enabled, got %d", c.RateLimiting.RequestsPerMinute)
 	}
+	if c.Compliance.DataRetentionDays < 0 {
+		add("compliance.data_retention_days", "expected 0 or more days, got %d", c.Compliance.DataRetentionDays)
+	}
 	if c.Encryption.Enabled && c.Encryption.KeyFile == "" {
 		add("encryption.enabled", "is true but encryption.key_file is not set; set it to the AES-256 key file")
 	}

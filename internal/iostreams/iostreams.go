@@ -17,6 +17,8 @@ package iostreams
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strconv"
@@ -167,3 +169,20 @@ func (s *IOStreams) TerminalWidth() int {
 
 // SetTerminalWidth overrides the detected width (tests).
 func (s *IOStreams) SetTerminalWidth(w int) { s.width = w }
+
+// ReadPassword prompts on stderr and reads a line from the terminal on
+// stdin without echoing it. It fails when stdin is not a terminal: use a
+// --password-stdin style flag there.
+func (s *IOStreams) ReadPassword(prompt string) (string, error) {
+	f, ok := s.In.(*os.File)
+	if !ok || !s.stdinTTY {
+		return "", errors.New("cannot prompt for a password: stdin is not a terminal")
+	}
+	fmt.Fprint(s.ErrOut, prompt)
+	b, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(s.ErrOut)
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return string(b), nil
+}

@@ -1,8 +1,3 @@
-// Package state holds the dashboard API's shared, short-lived state: rate
-// limit counters, refresh tokens and token revocations. [Redis] keeps it in
-// Redis (standalone, Sentinel or Cluster) so several replicas share it;
-// [Memory] keeps it in the process for a single node (the local profile).
-// Both satisfy [Store] and pass the same conformance suite.
 package state
 
 import (
@@ -11,12 +6,13 @@ import (
 	"time"
 )
 
-// Errors callers branch on.
+// Errors callers branch on, with [errors.Is]: the methods wrap them.
 var (
-	// ErrNotFound: the refresh token is unknown or has expired.
+	// ErrNotFound means the refresh token is unknown, has expired, or
+	// belongs to a revoked family.
 	ErrNotFound = errors.New("not found")
-	// ErrReused: the refresh token was already used once. The caller must
-	// treat its whole family as stolen and revoke it.
+	// ErrReused means the refresh token was already used once. The caller
+	// must treat its whole family as stolen and revoke it.
 	ErrReused = errors.New("refresh token reused")
 )
 
@@ -39,16 +35,20 @@ type Refresh struct {
 
 // Store is the shared state. Implementations are safe for concurrent use.
 // Every method returns a wrapped error (never ErrNotFound/ErrReused) when
-// the backing store cannot be reached.
+// the backing store cannot be reached or has been closed.
 type Store interface {
 	// Allow counts one request against key (e.g. "rate_limit:10.0.0.1")
 	// in a fixed window and reports whether it is within limit. Counting
 	// is atomic: across any number of callers sharing the store, exactly
-	// limit requests are allowed per window.
+	// limit requests are allowed per window. The window starts with the
+	// first request for key; a key's window keeps the length it started
+	// with. limit must be at least 1 and window at least 1ms, or Allow
+	// returns an error.
 	Allow(ctx context.Context, key string, limit int, window time.Duration) (Decision, error)
 
 	// SaveRefresh stores a refresh token's record under its hash until
-	// r.Expires.
+	// r.Expires, replacing any record under the same hash. A record that
+	// has already expired is an error.
 	SaveRefresh(ctx context.Context, hash string, r Refresh) error
 	// UseRefresh atomically marks the token used and returns its record.
 	// A token used before returns its record with ErrReused; an unknown or
@@ -56,11 +56,13 @@ type Store interface {
 	// returns ErrNotFound.
 	UseRefresh(ctx context.Context, hash string) (Refresh, error)
 	// RevokeFamily makes every refresh token of family unusable until ttl
-	// has passed (the longest a token of the family could live).
+	// has passed (the longest a token of the family could live). Revoking
+	// again never shortens a revocation; a ttl <= 0 does nothing.
 	RevokeFamily(ctx context.Context, family string, ttl time.Duration) error
 
-	// RevokeToken revokes an access token by its jti until it would have
-	// expired anyway.
+	// RevokeToken revokes an access token by its jti for ttl, until it
+	// would have expired anyway. Revoking again never shortens a
+	// revocation; a ttl <= 0 (an expired token) does nothing.
 	RevokeToken(ctx context.Context, jti string, ttl time.Duration) error
 	// IsRevoked reports whether the access token jti was revoked.
 	IsRevoked(ctx context.Context, jti string) (bool, error)
@@ -69,5 +71,7 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Kind is "redis" or "embedded", as /health reports it.
 	Kind() string
+	// Close releases the store; later calls fail. Closing twice is not
+	// an error.
 	Close() error
 }

@@ -1,11 +1,8 @@
-// Package store keeps the dashboard's durable data — user accounts and
-// agents — in SQL: an embedded SQLite file by default (modernc.org/sqlite,
-// no cgo) or PostgreSQL (github.com/jackc/pgx/v5). Versioned migrations run
-// when the store opens; the SQL is the same for both where it can be.
 package store
 
 import (
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -19,10 +16,23 @@ const (
 // Roles lists the valid roles.
 var Roles = []string{RoleAdmin, RoleOperator, RoleViewer}
 
-// Errors callers branch on.
+// ValidRole reports whether role is one of [Roles].
+func ValidRole(role string) bool {
+	return slices.Contains(Roles, role)
+}
+
+// Errors callers branch on, with [errors.Is]: the methods wrap them with
+// the operation and the username.
 var (
+	// ErrNotFound means there is no such user.
 	ErrNotFound = errors.New("not found")
-	ErrExists   = errors.New("already exists")
+	// ErrExists means a user of that name exists already.
+	ErrExists = errors.New("already exists")
+	// ErrInvalidUsername means a username is empty, too long, or holds
+	// spaces or control characters.
+	ErrInvalidUsername = errors.New("invalid username")
+	// ErrInvalidRole means a role is not one of [Roles].
+	ErrInvalidRole = errors.New("invalid role")
 )
 
 // User is one account. PasswordHash is a PHC-format hash (argon2id); the

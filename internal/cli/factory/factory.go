@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
@@ -48,9 +50,27 @@ func New(ios *iostreams.IOStreams, getenv func(string) string) *cmdutil.Factory 
 	f.Config = func() (*config.Config, error) {
 		r, err := f.ConfigResult()
 		if err != nil {
-			return nil, cmdutil.WithHint(err, "run `tarsctl config validate` to check the configuration, and `tarsctl config show` to see each value and where it comes from")
+			return nil, configHint(err)
+		}
+		return r.Config, nil
+	}
+	f.ConfigWithFlags = func(flags *pflag.FlagSet, keys map[string]string) (*config.Config, error) {
+		r, err := config.Load(config.LoadOptions{
+			Profile:    f.Globals.Profile,
+			ConfigFile: f.Globals.ConfigFile,
+			Set:        f.Globals.Set,
+			Flags:      flags,
+			FlagKeys:   keys,
+			Getenv:     getenv,
+		})
+		if err != nil {
+			return nil, configHint(err)
 		}
 		return r.Config, nil
 	}
 	return f
+}
+
+func configHint(err error) error {
+	return cmdutil.WithHint(err, "run `tarsctl config validate` to check the configuration, and `tarsctl config show` to see each value and where it comes from")
 }

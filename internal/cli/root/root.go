@@ -12,6 +12,8 @@ import (
 	"github.com/tars-ops/tarsctl/internal/build"
 	"github.com/tars-ops/tarsctl/internal/cli/completion"
 	configcmd "github.com/tars-ops/tarsctl/internal/cli/config"
+	"github.com/tars-ops/tarsctl/internal/cli/serve"
+	"github.com/tars-ops/tarsctl/internal/cli/users"
 	"github.com/tars-ops/tarsctl/internal/cli/version"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
@@ -20,8 +22,9 @@ import (
 
 // Command group IDs.
 const (
-	groupConfig = "config"
-	groupOther  = "other"
+	groupService = "service"
+	groupConfig  = "config"
+	groupOther   = "other"
 )
 
 // NewCmdRoot returns the root command with every command attached.
@@ -83,6 +86,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	})
 
 	cmd.AddGroup(
+		&cobra.Group{ID: groupService, Title: "Service commands:"},
 		&cobra.Group{ID: groupConfig, Title: "Configuration commands:"},
 		&cobra.Group{ID: groupOther, Title: "Other commands:"},
 	)
@@ -92,6 +96,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 			cmd.AddCommand(c)
 		}
 	}
+	add(groupService, serve.NewCmdServe(f, nil), users.NewCmdUsers(f))
 	add(groupConfig, configcmd.NewCmdConfig(f))
 	add(groupOther,
 		version.NewCmdVersion(f, nil),

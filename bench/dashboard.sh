@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Throughput and latency of the dashboard API, with wrk, against a real
+# Redis with rate limiting on (limit set high so nothing is refused), next
+# to a trivial Go net/http handler measured in the same run: the machine's
+# ceiling. Reports req/s, p99, the ratios to the ceiling and idle RSS.
+#
+#   bench/dashboard.sh                # 10 s per target, 50 connections
+#   DURATION=30s CONNS=50 bench/dashboard.sh
+#
+# Goals (issue "Service daemons I"): /health >= 60% of the ceiling, an
+# authenticated, rate-limited GET /api/agents >= 30%, p99 < 10 ms for
+# both, idle RSS < 40 MB.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-50}
+THREADS=${THREADS:-2}
+
+need() {
+  command -v "$1" >/dev/null && return
+  if [ "$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+  else echo "$1 not found: apt-get install $2" >&2; exit 2; fi
+}
+need wrk wrk
+need redis-server redis-server
+need curl curl
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+waitfor() { for _ in $(seq 1 200); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.05; done; echo "timed out waiting for $1" >&2; exit 1; }
+
+go build -o "$work/tarsctl" ./cmd/tarsctl
+
+# The ceiling: a trivial handler that writes a small JSON body.
+mkdir -p "$work/trivial"
+cat >"$work/trivial/main.go" <<'GO'
+package main
+
+import (
+	"net/http"
+	"os"
+)
+
+func main() {
+	body := []byte(`{"status":"ok"}` + "\n")
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	})
+	http.ListenAndServe(os.Args[1], nil)
+}
+GO
+printf 'module trivial\n\ngo 1.26\n' >"$work/trivial/go.mod"
+(cd "$work/trivial" && go build -o "$work/trivial-server" .)
+
+rport=$(freeport); tport=$(freeport); aport=$(freeport)
+redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
+pids+=($!)
+"$work/trivial-server" "127.0.0.1:$tport" & pids+=($!)
+"$work/tarsctl" serve dashboard-api --profile local --port "$aport" \
+  --set paths.home="$work/home" --set log_level=WARNING \
+  --set redis.enabled=true --set redis.host=127.0.0.1 --set redis.port="$rport" \
+  --set auth.enabled=true --set auth.rbac=true \
+  --set rate_limiting.requests_per_minute=1000000000 --set rate_limiting.login_requests_per_minute=1000 \
+  2>"$work/api.log" &
+apid=$!; pids+=($apid)
+waitfor "http://127.0.0.1:$tport/"
+waitfor "http://127.0.0.1:$aport/ready"
+sleep 1
+idle_rss=$(awk '/VmRSS/ {print $2}' "/proc/$apid/status")
+
+pw=$(cat "$work/home/secrets/admin_password")
+token=$(curl -fsS -X POST "http://127.0.0.1:$aport/auth/login" -H 'Content-Type: application/json' \
+  -d "{\"username\":\"admin\",\"password\":\"$pw\"}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+
+run() { # name url [header]
+  local out
+  if [ $# -ge 3 ]; then out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "$3" "$2")
+  else out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$2"); fi
+  local rps p99 non2xx
+  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+  p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out"); non2xx=${non2xx:-0}
+  echo "$1 $rps $p99 $non2xx"
+}
+
+results=$(
+  run ceiling "http://127.0.0.1:$tport/"
+  run health "http://127.0.0.1:$aport/health"
+  run agents "http://127.0.0.1:$aport/api/agents" "Authorization: Bearer $token"
+)
+load_rss=$(awk '/VmRSS/ {print $2}' "/proc/$apid/status")
+
+python3 - "$idle_rss" "$load_rss" "$CONNS" "$DURATION" <<PY
+import sys
+idle, load, conns, dur = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+rows = [l.split() for l in """$results""".strip().splitlines()]
+def ms(s):
+    for unit, f in (("us", 1e-3), ("ms", 1.0), ("s", 1e3)):
+        if s.endswith(unit): return float(s[:-len(unit)]) * f
+    return float(s)
+ceiling = float(rows[0][1])
+goals = {"health": 0.60, "agents": 0.30}
+ok = True
+print(f"wrk -t2 -c{conns} -d{dur} on loopback; dashboard-api with real Redis, rate limiting on")
+print(f"{'target':28} {'req/s':>10} {'p99':>9} {'vs ceiling':>11} {'non-2xx':>8}")
+names = {"ceiling": "trivial net/http (ceiling)", "health": "GET /health", "agents": "GET /api/agents (JWT+RL)"}
+for name, rps, p99, bad in rows:
+    r = float(rps) / ceiling
+    goal = goals.get(name)
+    mark = ""
+    if goal is not None:
+        good = r >= goal and ms(p99) < 10 and int(bad) == 0
+        ok &= good
+        mark = f"  goal >= {goal:.0%}, p99 < 10ms: {'OK' if good else 'MISSED'}"
+    print(f"{names[name]:28} {float(rps):10.0f} {ms(p99):7.2f}ms {r:10.0%} {bad:>8}{mark}")
+print(f"dashboard-api RSS: idle {idle/1024:.1f} MiB (goal < 40 MiB: {'OK' if idle < 40*1024 else 'MISSED'}), after load {load/1024:.1f} MiB")
+sys.exit(0 if ok and idle < 40*1024 else 1)
+PY

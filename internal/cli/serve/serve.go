@@ -1,0 +1,158 @@
+// Package serve implements `tarsctl serve SERVICE`: run one T.A.R.S.
+// daemon in the foreground.
+package serve
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/MakeNowJust/heredoc/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/tars-ops/tarsctl/internal/build"
+	"github.com/tars-ops/tarsctl/internal/cmdutil"
+	"github.com/tars-ops/tarsctl/internal/config"
+	"github.com/tars-ops/tarsctl/internal/daemon"
+	"github.com/tars-ops/tarsctl/internal/services/dashboardapi"
+)
+
+// Daemon runs one service until ctx is cancelled.
+type Daemon func(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv func(string) string) error
+
+// Daemons are the services `tarsctl serve` can run, by name.
+var Daemons = map[string]Daemon{
+	dashboardapi.Service: func(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv func(string) string) error {
+		return dashboardapi.Run(ctx, dashboardapi.RunOptions{Config: cfg, Version: build.Info().Version, Getenv: getenv, Logger: log})
+	},
+}
+
+// Names returns the services that can be served, sorted.
+func Names() []string {
+	names := make([]string, 0, len(Daemons))
+	for n := range Daemons {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Options are the inputs of `tarsctl serve`.
+type Options struct {
+	Service string
+	Config  func() (*config.Config, error)
+	Log     io.Writer
+	Getenv  func(string) string
+	// PprofAddr, when set, serves net/http/pprof on a separate listener.
+	PprofAddr string
+}
+
+// NewCmdServe returns `tarsctl serve`.
+func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *Options) error) *cobra.Command {
+	opts := &Options{Log: f.IOStreams.ErrOut, Getenv: f.Getenv}
+	cmd := &cobra.Command{
+		Use:   "serve SERVICE",
+		Short: "Run a T.A.R.S. service daemon in the foreground",
+		Long: heredoc.Docf(`
+			Run one T.A.R.S. daemon in the foreground, logging to stderr in the
+			profile's format (log_format, log_level). This is what tarsctl start
+			launches in the background and what a container runs.
+
+			Services: %s.
+
+			Every daemon serves GET /health (the runbook's JSON; 503 when
+			unhealthy), GET /ready (200 only while serving) and GET /metrics
+			(Prometheus). On SIGTERM or SIGINT it stops accepting connections,
+			lets in-flight requests finish (up to api.drain_timeout, 30s by
+			default) and exits 0; a second signal exits at once.
+
+			dashboard-api listens on api.host:api.port (127.0.0.1:3001 on the
+			local profile). On its first start with an empty user store it creates
+			the user admin and writes its password to the secrets directory; on the
+			local profile it also generates a JWT secret there.
+		`, strings.Join(Names(), ", ")),
+		Example: heredoc.Doc(`
+			$ tarsctl serve dashboard-api
+			$ tarsctl serve dashboard-api --profile docker --port 8001
+			$ TARS_JWT_SECRET=$(cat /run/secrets/jwt) tarsctl serve dashboard-api --profile production
+		`),
+		ValidArgs: Names(),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return cmdutil.FlagErrorf("%q needs one service: %s", cmd.CommandPath(), strings.Join(Names(), ", "))
+			}
+			if !slices.Contains(Names(), args[0]) {
+				return cmdutil.FlagErrorf("unknown service %q: expected one of %s", args[0], strings.Join(Names(), ", "))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Service = args[0]
+			opts.Config = func() (*config.Config, error) {
+				return f.ConfigWithFlags(cmd.Flags(), map[string]string{"api.host": "host", "api.port": "port"})
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return Run(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().String("host", "", "address to listen on (overrides api.host)")
+	cmd.Flags().Int("port", 0, "port to listen on (overrides api.port)")
+	cmd.Flags().StringVar(&opts.PprofAddr, "pprof-addr", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off by default")
+	return cmd
+}
+
+// Run runs the daemon until ctx is cancelled.
+func Run(ctx context.Context, opts *Options) error {
+	cfg, err := opts.Config()
+	if err != nil {
+		return err
+	}
+	log := daemon.NewLogger(opts.Log, daemon.LogOptions{
+		Service: opts.Service, Version: build.Info().Version, Format: cfg.LogFormat, Level: cfg.LogLevel,
+	})
+	if opts.PprofAddr != "" {
+		stop, err := startPprof(opts.PprofAddr)
+		if err != nil {
+			return cmdutil.FlagErrorf("--pprof-addr: %v", err)
+		}
+		defer stop()
+		log.Warn("Profiling enabled on http://" + opts.PprofAddr + "/debug/pprof/ (do not expose it)")
+	}
+	err = Daemons[opts.Service](ctx, cfg, log, opts.Getenv)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, dashboardapi.ErrNoJWTSecret):
+		return cmdutil.WithExitCode(cmdutil.ExitUsage, err)
+	default:
+		log.Error("Service stopped: " + err.Error())
+		return err
+	}
+}
+
+// startPprof serves the profiler on its own listener, never beside the API.
+func startPprof(addr string) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, nil
+}

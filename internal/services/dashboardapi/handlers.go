@@ -1,0 +1,257 @@
+package dashboardapi
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tars-ops/tarsctl/internal/auth"
+	"github.com/tars-ops/tarsctl/internal/daemon"
+	"github.com/tars-ops/tarsctl/internal/state"
+	"github.com/tars-ops/tarsctl/internal/store"
+)
+
+// TokenResponse is the body of a successful login or refresh.
+type TokenResponse struct {
+	AccessToken      string `json:"access_token"`
+	TokenType        string `json:"token_type"`
+	ExpiresIn        int    `json:"expires_in"`
+	RefreshToken     string `json:"refresh_token"`
+	RefreshExpiresIn int    `json:"refresh_expires_in"`
+	Username         string `json:"username"`
+	Role             string `json:"role"`
+}
+
+func (s *server) login(w http.ResponseWriter, r *http.Request) {
+	rl := s.Config.RateLimiting
+	if rl.Enabled && !s.allow(w, r, "login", "rate_limit:login:"+clientIP(r), rl.LoginRequestsPerMinute) {
+		return
+	}
+	var req struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+		TOTP     string `json:"totp"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if req.Username == "" || req.Password == "" {
+		writeError(w, http.StatusBadRequest, "Bad Request", "username and password are required")
+		return
+	}
+	u, err := s.Users.GetUser(r.Context(), req.Username)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// Hash anyway so that "no such user" takes as long as "wrong password".
+		if h, err := s.dummyHash(); err == nil {
+			_, _ = s.CheckPassword(h, req.Password)
+		}
+		s.loginFailed(w, r, req.Username, "unknown user", "Invalid username or password")
+		return
+	case err != nil:
+		s.Logger.Error("login: read user", "error", err, "request_id", daemon.RequestID(r.Context()))
+		writeError(w, http.StatusServiceUnavailable, "Service Unavailable", "the user store cannot be reached")
+		return
+	}
+	ok, err := s.CheckPassword(u.PasswordHash, req.Password)
+	if err != nil || !ok {
+		s.loginFailed(w, r, req.Username, "wrong password", "Invalid username or password")
+		return
+	}
+	if s.Config.Auth.RequireMFA {
+		switch {
+		case u.TOTPSecret == "":
+			s.loginFailed(w, r, req.Username, "MFA not enrolled",
+				"MFA is required but this user has no TOTP secret; an admin can enrol one with `tarsctl users set-totp`")
+			return
+		case req.TOTP == "":
+			s.audit(r, "login_failure", req.Username, "denied", "TOTP code missing")
+			daemon.WriteJSON(w, http.StatusUnauthorized, map[string]any{"error": "Unauthorized", "message": "TOTP code required", "mfa_required": true})
+			return
+		case !auth.CheckTOTP(u.TOTPSecret, req.TOTP, s.Now()):
+			s.loginFailed(w, r, req.Username, "wrong TOTP code", "Invalid TOTP code")
+			return
+		}
+	}
+	resp, err := s.issue(r, u.Username, u.Role, auth.RandomID())
+	if err != nil {
+		s.Logger.Error("login: issue tokens", "error", err, "request_id", daemon.RequestID(r.Context()))
+		writeError(w, http.StatusServiceUnavailable, "Service Unavailable", "tokens cannot be issued right now")
+		return
+	}
+	s.Logger.Info("JWT issued", "user", u.Username, "role", u.Role, "ip", clientIP(r), "request_id", daemon.RequestID(r.Context()))
+	s.audit(r, "login_success", u.Username, "ok", "")
+	daemon.WriteJSON(w, http.StatusOK, resp)
+}
+
+func (s *server) loginFailed(w http.ResponseWriter, r *http.Request, user, reason, msg string) {
+	s.Logger.Warn("login failed", "user", user, "reason", reason, "ip", clientIP(r), "request_id", daemon.RequestID(r.Context()))
+	s.audit(r, "login_failure", user, "denied", reason)
+	writeError(w, http.StatusUnauthorized, "Unauthorized", msg)
+}
+
+// issue creates an access token and a refresh token in family.
+func (s *server) issue(r *http.Request, username, role, family string) (TokenResponse, error) {
+	access, _, err := s.Signer.Issue(username, role)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	refreshTTL := time.Duration(s.Config.Auth.RefreshExpiry) * time.Second
+	refresh := auth.NewRefreshToken()
+	err = s.State.SaveRefresh(r.Context(), auth.HashToken(refresh), state.Refresh{
+		Username: username, Role: role, Family: family, Expires: s.Now().Add(refreshTTL),
+	})
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	return TokenResponse{
+		AccessToken: access, TokenType: "Bearer", ExpiresIn: s.Config.Auth.JWTExpiry,
+		RefreshToken: refresh, RefreshExpiresIn: s.Config.Auth.RefreshExpiry,
+		Username: username, Role: role,
+	}, nil
+}
+
+func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if req.RefreshToken == "" {
+		writeError(w, http.StatusBadRequest, "Bad Request", "refresh_token is required")
+		return
+	}
+	rec, err := s.State.UseRefresh(r.Context(), auth.HashToken(req.RefreshToken))
+	switch {
+	case errors.Is(err, state.ErrReused):
+		// A spent token came back: someone holds a copy. Revoke the family
+		// so neither the thief nor the user can go on with it.
+		ttl := time.Duration(s.Config.Auth.RefreshExpiry) * time.Second
+		if rerr := s.State.RevokeFamily(r.Context(), rec.Family, ttl); rerr != nil {
+			s.Logger.Error("refresh: revoke family after reuse", "error", rerr)
+		}
+		s.Logger.Warn("refresh token reuse detected; token family revoked", "user", rec.Username, "ip", clientIP(r), "request_id", daemon.RequestID(r.Context()))
+		s.audit(r, "refresh_reuse_detected", rec.Username, "denied", "token family revoked")
+		writeError(w, http.StatusUnauthorized, "Unauthorized", "Invalid or expired refresh token")
+		return
+	case errors.Is(err, state.ErrNotFound):
+		s.audit(r, "token_refresh", "", "denied", "unknown or expired refresh token")
+		writeError(w, http.StatusUnauthorized, "Unauthorized", "Invalid or expired refresh token")
+		return
+	case err != nil:
+		s.Logger.Error("refresh: state store", "error", err)
+		writeError(w, http.StatusServiceUnavailable, "Service Unavailable", "tokens cannot be refreshed right now")
+		return
+	}
+	// The account may have been deleted or its role changed since login.
+	u, err := s.Users.GetUser(r.Context(), rec.Username)
+	if err != nil {
+		s.audit(r, "token_refresh", rec.Username, "denied", "user no longer exists")
+		writeError(w, http.StatusUnauthorized, "Unauthorized", "Invalid or expired refresh token")
+		return
+	}
+	resp, err := s.issue(r, u.Username, u.Role, rec.Family)
+	if err != nil {
+		s.Logger.Error("refresh: issue tokens", "error", err)
+		writeError(w, http.StatusServiceUnavailable, "Service Unavailable", "tokens cannot be refreshed right now")
+		return
+	}
+	s.Logger.Info("JWT issued", "user", u.Username, "role", u.Role, "via", "refresh", "request_id", daemon.RequestID(r.Context()))
+	s.audit(r, "token_refresh", u.Username, "ok", "")
+	daemon.WriteJSON(w, http.StatusOK, resp)
+}
+
+func (s *server) logout(w http.ResponseWriter, r *http.Request) {
+	p := principalFrom(r.Context())
+	var req struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if p.TokenID != "" {
+		if err := s.State.RevokeToken(r.Context(), p.TokenID, time.Until(p.Expires)+time.Second); err != nil {
+			s.Logger.Error("logout: revoke token", "error", err)
+			writeError(w, http.StatusServiceUnavailable, "Service Unavailable", "the token could not be revoked")
+			return
+		}
+	}
+	if req.RefreshToken != "" {
+		rec, err := s.State.UseRefresh(r.Context(), auth.HashToken(req.RefreshToken))
+		if err == nil || errors.Is(err, state.ErrReused) {
+			ttl := time.Duration(s.Config.Auth.RefreshExpiry) * time.Second
+			if err := s.State.RevokeFamily(r.Context(), rec.Family, ttl); err != nil {
+				s.Logger.Error("logout: revoke refresh family", "error", err)
+			}
+		}
+	}
+	s.audit(r, "logout", p.Username, "ok", "")
+	daemon.WriteJSON(w, http.StatusOK, map[string]string{"status": "logged out"})
+}
+
+func (s *server) me(w http.ResponseWriter, r *http.Request) {
+	p := principalFrom(r.Context())
+	daemon.WriteJSON(w, http.StatusOK, map[string]string{"username": p.Username, "role": p.Role})
+}
+
+func (s *server) listAgents(w http.ResponseWriter, r *http.Request) {
+	agents, err := s.Users.ListAgents(r.Context())
+	if err != nil {
+		s.Logger.Error("list agents", "error", err)
+		writeError(w, http.StatusServiceUnavailable, "Service Unavailable", "the database cannot be reached")
+		return
+	}
+	if agents == nil {
+		agents = []store.Agent{}
+	}
+	daemon.WriteJSON(w, http.StatusOK, map[string]any{"agents": agents, "count": len(agents)})
+}
+
+func (s *server) upsertAgent(w http.ResponseWriter, r *http.Request) {
+	var a store.Agent
+	if !decodeJSON(w, r, &a) {
+		return
+	}
+	a.ID = strings.TrimSpace(a.ID)
+	if a.ID == "" || a.Name == "" {
+		writeError(w, http.StatusBadRequest, "Bad Request", "id and name are required")
+		return
+	}
+	if a.Status == "" {
+		a.Status = "idle"
+	}
+	a.UpdatedAt = s.Now().UTC()
+	if err := s.Users.UpsertAgent(r.Context(), a); err != nil {
+		s.Logger.Error("upsert agent", "error", err)
+		writeError(w, http.StatusServiceUnavailable, "Service Unavailable", "the database cannot be reached")
+		return
+	}
+	s.audit(r, "agent_upsert", principalFrom(r.Context()).Username, "ok", a.ID)
+	daemon.WriteJSON(w, http.StatusOK, a)
+}
+
+func (s *server) listUsers(w http.ResponseWriter, r *http.Request) {
+	users, err := s.Users.ListUsers(r.Context())
+	if err != nil {
+		s.Logger.Error("list users", "error", err)
+		writeError(w, http.StatusServiceUnavailable, "Service Unavailable", "the database cannot be reached")
+		return
+	}
+	type userJSON struct {
+		Username  string    `json:"username"`
+		Role      string    `json:"role"`
+		MFA       bool      `json:"mfa"`
+		CreatedAt time.Time `json:"created_at"`
+	}
+	out := make([]userJSON, 0, len(users))
+	for _, u := range users {
+		out = append(out, userJSON{u.Username, u.Role, u.TOTPSecret != "", u.CreatedAt})
+	}
+	daemon.WriteJSON(w, http.StatusOK, map[string]any{"users": out})
+}
+
+func (s *server) complianceStatus(w http.ResponseWriter, r *http.Request) {
+	daemon.WriteJSON(w, http.StatusOK, EvaluateCompliance(s.Config, s.Audit != nil, s.Now()))
+}
