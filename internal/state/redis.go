@@ -113,6 +113,9 @@ func newRedisClient(cfg config.RedisConfig, password string) (redis.UniversalCli
 		MaxRetries:    1,
 		DialerRetries: 1,
 		PoolTimeout:   DefaultDialTimeout + DefaultReadTimeout,
+		// RESP2: every command here is request/reply, and RESP3 makes the
+		// client look for push notifications before each one.
+		Protocol: 2,
 	}
 	// The constructors are chosen by mode, not by NewUniversalClient's
 	// guess from the number of addresses.

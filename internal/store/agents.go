@@ -32,7 +32,11 @@ func (db *DB) UpsertAgent(ctx context.Context, a Agent) error {
 
 // ListAgents returns every agent, ordered by ID (byte order).
 func (db *DB) ListAgents(ctx context.Context) ([]Agent, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+agentColumns+` FROM agents`)
+	st, err := db.readStmt(ctx, `SELECT `+agentColumns+` FROM agents`)
+	if err != nil {
+		return nil, fmt.Errorf("list agents: %w", err)
+	}
+	rows, err := st.QueryContext(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list agents: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	// Drivers: "pgx" and "sqlite". modernc's SQLite is large (a C-to-Go
@@ -59,6 +60,28 @@ type DB struct {
 	w    *sql.DB // writes; on SQLite a single connection
 	r    *sql.DB // reads; on PostgreSQL the same pool as w
 	now  func() time.Time
+
+	// stmts caches prepared read statements by query: the hot reads (the
+	// agents list, a user by name) run on every API request, and parsing
+	// their SQL each time costs more than running it.
+	stmts sync.Map // string → *sql.Stmt
+}
+
+// readStmt returns the prepared statement for a read query on the read
+// pool; database/sql prepares it again on each connection as needed.
+func (db *DB) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := db.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.r.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.stmts.LoadOrStore(query, st); loaded {
+		_ = st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 // Open opens the database opts describes, checks that it answers, and
@@ -180,6 +203,10 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes the database's connections.
 func (db *DB) Close() error {
+	db.stmts.Range(func(_, st any) bool {
+		_ = st.(*sql.Stmt).Close()
+		return true
+	})
 	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())

@@ -91,7 +91,11 @@ func scanUser(s scanner) (User, error) {
 
 // GetUser returns the user called username, or [ErrNotFound].
 func (db *DB) GetUser(ctx context.Context, username string) (User, error) {
-	u, err := scanUser(db.r.QueryRowContext(ctx, db.q(`SELECT `+userColumns+` FROM users WHERE username = ?`), username))
+	st, err := db.readStmt(ctx, db.q(`SELECT `+userColumns+` FROM users WHERE username = ?`))
+	if err != nil {
+		return User{}, fmt.Errorf("get user %q: %w", username, err)
+	}
+	u, err := scanUser(st.QueryRowContext(ctx, username))
 	if errors.Is(err, sql.ErrNoRows) {
 		err = ErrNotFound
 	}

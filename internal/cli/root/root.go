@@ -12,7 +12,10 @@ import (
 	"github.com/tars-ops/tarsctl/internal/build"
 	"github.com/tars-ops/tarsctl/internal/cli/completion"
 	configcmd "github.com/tars-ops/tarsctl/internal/cli/config"
+	releasecmd "github.com/tars-ops/tarsctl/internal/cli/release"
+	sbomcmd "github.com/tars-ops/tarsctl/internal/cli/sbom"
 	"github.com/tars-ops/tarsctl/internal/cli/serve"
+	slsacmd "github.com/tars-ops/tarsctl/internal/cli/slsa"
 	"github.com/tars-ops/tarsctl/internal/cli/users"
 	"github.com/tars-ops/tarsctl/internal/cli/version"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
@@ -22,9 +25,10 @@ import (
 
 // Command group IDs.
 const (
-	groupService = "service"
-	groupConfig  = "config"
-	groupOther   = "other"
+	groupService     = "service"
+	groupConfig      = "config"
+	groupSupplyChain = "supply-chain"
+	groupOther       = "other"
 )
 
 // NewCmdRoot returns the root command with every command attached.
@@ -88,6 +92,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	cmd.AddGroup(
 		&cobra.Group{ID: groupService, Title: "Service commands:"},
 		&cobra.Group{ID: groupConfig, Title: "Configuration commands:"},
+		&cobra.Group{ID: groupSupplyChain, Title: "Supply chain commands:"},
 		&cobra.Group{ID: groupOther, Title: "Other commands:"},
 	)
 	add := func(group string, cmds ...*cobra.Command) {
@@ -98,6 +103,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	}
 	add(groupService, serve.NewCmdServe(f, nil), users.NewCmdUsers(f))
 	add(groupConfig, configcmd.NewCmdConfig(f))
+	add(groupSupplyChain, sbomcmd.NewCmdSBOM(f), slsacmd.NewCmdSLSA(f), releasecmd.NewCmdRelease(f))
 	add(groupOther,
 		version.NewCmdVersion(f, nil),
 		completion.NewCmdCompletion(f),

@@ -1,0 +1,3 @@
+module github.com/inconshreveable/mousetrap
+
+go 1.18
