@@ -25,6 +25,23 @@ type Config struct {
 	Signing      SigningConfig    `mapstructure:"signing"`
 	Compliance   ComplianceConfig `mapstructure:"compliance"`
 	Audit        AuditConfig      `mapstructure:"audit"`
+	Services     ServicesConfig   `mapstructure:"services"`
+}
+
+// ServicesConfig says where the daemons other than dashboard-api listen
+// (on api.host) and how the daemons reach each other. An empty URL is
+// derived from api.host and the port: http://HOST:PORT, with 127.0.0.1
+// for a wildcard host.
+type ServicesConfig struct {
+	DashboardAPI       PeerConfig `mapstructure:"dashboard_api"`
+	OrchestrationAgent PeerConfig `mapstructure:"orchestration_agent"`
+	HyperSync          PeerConfig `mapstructure:"hypersync"`
+}
+
+// PeerConfig is one daemon's port and the URL others use for it.
+type PeerConfig struct {
+	Port int    `mapstructure:"port" doc:"port the daemon listens on (dashboard_api: api.port wins)"`
+	URL  string `mapstructure:"url" doc:"URL other daemons use to reach it (default http://API_HOST:PORT)"`
 }
 
 // PathsConfig says where the daemons keep their files. Empty directories

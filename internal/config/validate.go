@@ -48,6 +48,8 @@ func (c *Config) validate(origin map[string]string) []Problem {
 		}
 	}
 	port("api.port", c.API.Port)
+	port("services.orchestration_agent.port", c.Services.OrchestrationAgent.Port)
+	port("services.hypersync.port", c.Services.HyperSync.Port)
 	if c.API.Host == "" {
 		add("api.host", "expected a host or address to listen on, got an empty string")
 	}
