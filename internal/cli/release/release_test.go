@@ -3,6 +3,7 @@ package release
 import (
 	"context"
 	"errors"
+	"github.com/tars-ops/tarsctl/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,7 +99,7 @@ func TestPrepareRun(t *testing.T) {
 			err := prepareRun(t.Context(), &PrepareOptions{
 				IO: ios, Getenv: env(map[string]string{"SOURCE_DATE_EPOCH": "1764288000"}), Now: time.Now,
 				Artifacts: arts, OutputDir: dir, IncludeSBOM: true, IncludeSLSA: true, Sign: true,
-				SigningKey: filepath.Join(keys, key), Source: filepath.Join(fixtures, "npm"), Name: "tars",
+				SigningKey: testenv.PrivateCopy(t, filepath.Join(keys, key)), Source: filepath.Join(fixtures, "npm"), Name: "tars",
 				BuilderID: "https://ci.example/builder",
 			})
 			if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/build"
 	"github.com/tars-ops/tarsctl/internal/cli/completion"
 	configcmd "github.com/tars-ops/tarsctl/internal/cli/config"
+	loadtestcmd "github.com/tars-ops/tarsctl/internal/cli/loadtest"
 	releasecmd "github.com/tars-ops/tarsctl/internal/cli/release"
 	sbomcmd "github.com/tars-ops/tarsctl/internal/cli/sbom"
 	"github.com/tars-ops/tarsctl/internal/cli/serve"
@@ -104,6 +105,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	add(groupService, serve.NewCmdServe(f, nil), users.NewCmdUsers(f))
 	add(groupConfig, configcmd.NewCmdConfig(f))
 	add(groupSupplyChain, sbomcmd.NewCmdSBOM(f), slsacmd.NewCmdSLSA(f), releasecmd.NewCmdRelease(f))
+	add(groupOther, loadtestcmd.NewCmdLoadtest(f))
 	add(groupOther,
 		version.NewCmdVersion(f, nil),
 		completion.NewCmdCompletion(f),

@@ -3,6 +3,7 @@ package sbom
 import (
 	"context"
 	"errors"
+	"github.com/tars-ops/tarsctl/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,7 +97,7 @@ func TestGenerateRun(t *testing.T) {
 		err := generateRun(t.Context(), &GenerateOptions{
 			IO: ios, Getenv: env(map[string]string{"SOURCE_DATE_EPOCH": "1764288000", "GOMODCACHE": filepath.Join(fixtures, "gomodcache")}),
 			Path: filepath.Join(fixtures, "npm"), OutputDir: out, Formats: []string{"cyclonedx", "spdx"}, SpecVersion: "1.7",
-			Name: "tars", Version: "v1.0.2", Sign: true, SigningKey: filepath.Join(keys, "rsa_private.pem"),
+			Name: "tars", Version: "v1.0.2", Sign: true, SigningKey: testenv.PrivateCopy(t, filepath.Join(keys, "rsa_private.pem")),
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -3,6 +3,7 @@ package slsa
 import (
 	"context"
 	"errors"
+	"github.com/tars-ops/tarsctl/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,7 +137,7 @@ func generate(t *testing.T, key string) string {
 		IO: ios, Getenv: func(k string) string {
 			return map[string]string{"SOURCE_DATE_EPOCH": "1764288000"}[k]
 		}, Now: time.Now, Dir: t.TempDir(),
-		Artifacts: []string{artifact}, OutputFile: out, Sign: true, SigningKey: filepath.Join(keys, key),
+		Artifacts: []string{artifact}, OutputFile: out, Sign: true, SigningKey: testenv.PrivateCopy(t, filepath.Join(keys, key)),
 		BuilderID: "https://ci.example/builder", SourceURI: "git+https://github.com/tars-ops/tarsctl", SourceCommit: "0123456789abcdef0123456789abcdef01234567",
 	})
 	if err != nil {
