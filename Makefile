@@ -9,12 +9,16 @@ LDFLAGS := -s -w -X $(PKG)/internal/build.Version=$(VERSION) -X $(PKG)/internal/
 FUZZTIME ?= 10s
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build clean test test-deps lint fmt vet bench fuzz docs completions check-generated release-check release-snapshot
+.PHONY: all build run clean test test-deps lint fmt vet bench fuzz docs completions check-generated release-check release-snapshot
 
 all: build
 
 build: ## bin/tarsctl with version, commit and date stamped in
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/tarsctl ./cmd/tarsctl
+
+run: build ## start the local stack on the embedded defaults, then show its status
+	bin/tarsctl start --all
+	bin/tarsctl status
 
 clean:
 	rm -rf bin dist

@@ -12,7 +12,7 @@
 //
 // NO_COLOR (any value) turns colour off; CLICOLOR_FORCE (any value but "0")
 // turns it on even without a terminal; TARS_FORCE_TTY makes stdout count as a
-// terminal (its value, when a number, is the width to use).
+// terminal (its value, when a number of 20 or more, is the width to use).
 package iostreams
 
 import (
@@ -69,7 +69,8 @@ func System(getenv func(string) string) *IOStreams {
 	}
 	if v := getenv("TARS_FORCE_TTY"); v != "" && v != "0" && v != "false" {
 		ios.stdoutTTY = true
-		if w, err := strconv.Atoi(v); err == nil && w > 0 {
+		// A number of columns sets the width; "1" or "true" only force.
+		if w, err := strconv.Atoi(v); err == nil && w >= 20 {
 			ios.width = w
 		}
 	}

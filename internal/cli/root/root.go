@@ -12,6 +12,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/build"
 	"github.com/tars-ops/tarsctl/internal/cli/completion"
 	configcmd "github.com/tars-ops/tarsctl/internal/cli/config"
+	"github.com/tars-ops/tarsctl/internal/cli/lifecycle"
 	loadtestcmd "github.com/tars-ops/tarsctl/internal/cli/loadtest"
 	releasecmd "github.com/tars-ops/tarsctl/internal/cli/release"
 	sbomcmd "github.com/tars-ops/tarsctl/internal/cli/sbom"
@@ -102,7 +103,10 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 			cmd.AddCommand(c)
 		}
 	}
-	add(groupService, serve.NewCmdServe(f, nil), users.NewCmdUsers(f))
+	add(groupService,
+		lifecycle.NewCmdStart(f, nil), lifecycle.NewCmdStop(f, nil), lifecycle.NewCmdRestart(f, nil),
+		lifecycle.NewCmdStatus(f, nil), lifecycle.NewCmdLogs(f, nil), lifecycle.NewCmdHealth(f, nil),
+		serve.NewCmdServe(f, nil), users.NewCmdUsers(f))
 	add(groupConfig, configcmd.NewCmdConfig(f))
 	add(groupSupplyChain, sbomcmd.NewCmdSBOM(f), slsacmd.NewCmdSLSA(f), releasecmd.NewCmdRelease(f))
 	add(groupOther, loadtestcmd.NewCmdLoadtest(f))

@@ -22,6 +22,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/daemon"
+	"github.com/tars-ops/tarsctl/internal/logfile"
 	"github.com/tars-ops/tarsctl/internal/services/dashboardapi"
 )
 
@@ -53,6 +54,11 @@ type Options struct {
 	Getenv  func(string) string
 	// PprofAddr, when set, serves net/http/pprof on a separate listener.
 	PprofAddr string
+	// LogFile, when set, receives the logs instead of stderr, rotated by
+	// size (LogMaxSizeMB, LogKeep): tarsctl start sets it.
+	LogFile      string
+	LogMaxSizeMB int
+	LogKeep      int
 }
 
 // NewCmdServe returns `tarsctl serve`.
@@ -107,6 +113,9 @@ func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 	}
 	cmd.Flags().String("host", "", "address to listen on (overrides api.host)")
 	cmd.Flags().Int("port", 0, "port to listen on (overrides api.port)")
+	cmd.Flags().StringVar(&opts.LogFile, "log-file", "", "write logs to this file, rotated by size, instead of stderr")
+	cmd.Flags().IntVar(&opts.LogMaxSizeMB, "log-max-size", 50, "with --log-file: rotate when the file reaches this many MiB")
+	cmd.Flags().IntVar(&opts.LogKeep, "log-keep", 5, "with --log-file: rotated files to keep")
 	cmd.Flags().StringVar(&opts.PprofAddr, "pprof-addr", "", "serve Go profiling (net/http/pprof) on this address, e.g. 127.0.0.1:6060; off by default")
 	return cmd
 }
@@ -117,7 +126,16 @@ func Run(ctx context.Context, opts *Options) error {
 	if err != nil {
 		return err
 	}
-	log := daemon.NewLogger(opts.Log, daemon.LogOptions{
+	logOut := opts.Log
+	if opts.LogFile != "" {
+		lf, err := logfile.Open(opts.LogFile, int64(opts.LogMaxSizeMB)<<20, opts.LogKeep)
+		if err != nil {
+			return err
+		}
+		defer lf.Close()
+		logOut = lf
+	}
+	log := daemon.NewLogger(logOut, daemon.LogOptions{
 		Service: opts.Service, Version: build.Info().Version, Format: cfg.LogFormat, Level: cfg.LogLevel,
 	})
 	if opts.PprofAddr != "" {

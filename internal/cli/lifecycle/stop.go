@@ -1,0 +1,181 @@
+package lifecycle
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/MakeNowJust/heredoc/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/tars-ops/tarsctl/internal/cmdutil"
+	"github.com/tars-ops/tarsctl/internal/iostreams"
+	"github.com/tars-ops/tarsctl/internal/supervisor"
+	"github.com/tars-ops/tarsctl/internal/ui"
+)
+
+// StopOptions are the inputs of `tarsctl stop` and `tarsctl restart`.
+type StopOptions struct {
+	IO         *iostreams.IOStreams
+	Supervisor func() (*supervisor.Supervisor, error)
+	Services   []string
+	Timeout    time.Duration // for stop
+	ReadyWait  time.Duration // for restart's start
+	DryRun     bool
+	Output     string
+	Quiet      bool
+}
+
+// NewCmdStop returns `tarsctl stop`.
+func NewCmdStop(f *cmdutil.Factory, runF func(context.Context, *StopOptions) error) *cobra.Command {
+	opts := &StopOptions{IO: f.IOStreams}
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "stop [SERVICE...|--all]",
+		Short: "Stop T.A.R.S. daemons started with tarsctl start",
+		Long: heredoc.Doc(`
+			Stop daemons: SIGTERM to each one's process group, so it drains
+			in-flight requests and exits; after --timeout (30s, the runbook's
+			maximum) SIGKILL to the whole group, with a warning, so no child
+			survives. Services stop in reverse dependency order. A service that is
+			not running is left alone; a stale pidfile is removed. tarsctl only
+			ever signals processes it started (pid and start time must match).
+
+			EXIT STATUS
+			  0  every named service is stopped
+			  1  a service could not be stopped
+		`),
+		Example: heredoc.Doc(`
+			$ tarsctl stop --all
+			$ tarsctl stop hypersync --timeout 10s
+		`),
+		ValidArgsFunction: completeServices,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svcs, err := selectServices(args, all, false)
+			if err != nil {
+				return err
+			}
+			slices.Reverse(svcs)
+			opts.Services, opts.Output, opts.Quiet = svcs, f.Globals.Output, f.Globals.Quiet
+			opts.Supervisor = supervisorFunc(f)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return stopRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "stop every service")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 30*time.Second, "how long to wait after SIGTERM before SIGKILL")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "say what would be stopped and stop there")
+	return cmd
+}
+
+func supervisorFunc(f *cmdutil.Factory) func() (*supervisor.Supervisor, error) {
+	return func() (*supervisor.Supervisor, error) {
+		cfg, err := f.Config()
+		if err != nil {
+			return nil, err
+		}
+		return newSupervisor(f, cfg)
+	}
+}
+
+type stopJSON struct {
+	Service      string `json:"service"`
+	WasRunning   bool   `json:"was_running"`
+	PID          int    `json:"pid,omitempty"`
+	Killed       bool   `json:"killed"`
+	StaleRemoved bool   `json:"stale_pidfile_removed"`
+}
+
+func stopRun(ctx context.Context, opts *StopOptions) error {
+	sup, err := opts.Supervisor()
+	if err != nil {
+		return err
+	}
+	st := ui.NewStatus(opts.IO, opts.Quiet || opts.Output == cmdutil.OutputJSON)
+	var out []stopJSON
+	for _, svc := range opts.Services {
+		if opts.DryRun {
+			s, err := sup.Status(ctx, svc)
+			if err != nil {
+				return err
+			}
+			if s.State == "running" {
+				st.Info("would stop %s (pid %d)", svc, s.PID)
+			} else {
+				st.Info("%s is %s: nothing to stop", svc, s.State)
+			}
+			continue
+		}
+		res, err := sup.Stop(ctx, svc, opts.Timeout)
+		if res.StaleRemoved != nil {
+			st.Warning("%s: removed a stale pidfile (pid %d is gone or belongs to another program)", svc, res.StaleRemoved.PID)
+		}
+		if err != nil {
+			return cmdutil.Failed(err)
+		}
+		switch {
+		case res.Killed:
+			st.Warning("%s did not stop within %s: killed (pid %d and its process group)", svc, opts.Timeout, res.Pidfile.PID)
+		case res.WasRunning:
+			st.Success("Stopped %s (pid %d)", svc, res.Pidfile.PID)
+		default:
+			st.Info("%s is not running", svc)
+		}
+		out = append(out, stopJSON{svc, res.WasRunning, res.Pidfile.PID, res.Killed, res.StaleRemoved != nil})
+	}
+	if opts.Output == cmdutil.OutputJSON && !opts.DryRun {
+		return ui.WriteJSON(opts.IO.Out, out)
+	}
+	return nil
+}
+
+// NewCmdRestart returns `tarsctl restart`.
+func NewCmdRestart(f *cmdutil.Factory, runF func(context.Context, *StopOptions) error) *cobra.Command {
+	opts := &StopOptions{IO: f.IOStreams}
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "restart [SERVICE...|--all]",
+		Short: "Restart T.A.R.S. daemons, one at a time",
+		Long: heredoc.Doc(`
+			Stop and start each service in turn, waiting for it to be ready before
+			the next, so the others keep serving. See tarsctl stop and tarsctl start.
+		`),
+		Example:           "$ tarsctl restart dashboard-api",
+		ValidArgsFunction: completeServices,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			svcs, err := selectServices(args, all, false)
+			if err != nil {
+				return err
+			}
+			opts.Services, opts.Output, opts.Quiet = svcs, f.Globals.Output, f.Globals.Quiet
+			opts.Supervisor = supervisorFunc(f)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return restartRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "restart every service")
+	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 30*time.Second, "how long to wait after SIGTERM before SIGKILL")
+	cmd.Flags().DurationVar(&opts.ReadyWait, "ready-timeout", 30*time.Second, "how long to wait for each service to be ready again")
+	return cmd
+}
+
+func restartRun(ctx context.Context, opts *StopOptions) error {
+	for _, svc := range opts.Services {
+		one := *opts
+		one.Services = []string{svc}
+		one.Output = cmdutil.OutputText
+		one.Quiet = opts.Quiet || opts.Output == cmdutil.OutputJSON
+		if err := stopRun(ctx, &one); err != nil {
+			return err
+		}
+		if err := startRun(ctx, &StartOptions{IO: opts.IO, Supervisor: opts.Supervisor, Services: []string{svc},
+			Timeout: opts.ReadyWait, Output: cmdutil.OutputText, Quiet: opts.Quiet || opts.Output == cmdutil.OutputJSON}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
