@@ -228,6 +228,16 @@ func (m *Memory) IsRevoked(_ context.Context, jti string) (bool, error) {
 	return ok, nil
 }
 
+// AllowAndCheck implements [Store.AllowAndCheck].
+func (m *Memory) AllowAndCheck(ctx context.Context, key string, limit int, window time.Duration, jti string) (Decision, bool, error) {
+	d, err := m.Allow(ctx, key, limit, window)
+	if err != nil {
+		return d, false, err
+	}
+	revoked, err := m.IsRevoked(ctx, jti)
+	return d, revoked, err
+}
+
 // Ping implements [Store.Ping]: it fails only after Close.
 func (m *Memory) Ping(context.Context) error {
 	m.mu.Lock()

@@ -167,6 +167,42 @@ func (s *Redis) Allow(ctx context.Context, key string, limit int, window time.Du
 	return decide(int(res[0]), limit, time.Duration(res[1])*time.Millisecond), nil
 }
 
+// AllowAndCheck implements [Store.AllowAndCheck] with one pipeline: the
+// rate-limit script and EXISTS on the revocation key. In Cluster mode the
+// two keys may live on different nodes; go-redis splits the pipeline.
+func (s *Redis) AllowAndCheck(ctx context.Context, key string, limit int, window time.Duration, jti string) (Decision, bool, error) {
+	if err := checkAllow(key, limit, window); err != nil {
+		return Decision{}, false, err
+	}
+	run := func(useSha bool) (*redis.Cmd, *redis.IntCmd, error) {
+		var count *redis.Cmd
+		var exists *redis.IntCmd
+		_, err := s.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			if useSha {
+				count = allowScript.EvalSha(ctx, p, []string{key}, millis(window))
+			} else {
+				count = allowScript.Eval(ctx, p, []string{key}, millis(window))
+			}
+			exists = p.Exists(ctx, tokenRevokedPrefix+jti)
+			return nil
+		})
+		return count, exists, err
+	}
+	count, exists, err := run(true)
+	if err != nil && redis.HasErrorPrefix(count.Err(), "NOSCRIPT") {
+		// First use on this server (or after SCRIPT FLUSH): send the body.
+		count, exists, err = run(false)
+	}
+	if err != nil {
+		return Decision{}, false, fmt.Errorf("rate limit %q and check token: %w", key, err)
+	}
+	res, err := count.Int64Slice()
+	if err != nil || len(res) != 2 {
+		return Decision{}, false, fmt.Errorf("rate limit %q: unexpected script reply %v: %v", key, res, err)
+	}
+	return decide(int(res[0]), limit, time.Duration(res[1])*time.Millisecond), exists.Val() > 0, nil
+}
+
 // SaveRefresh implements [Store.SaveRefresh]. The expiry is relative to
 // this host's clock, which is also the one that checks the token's own
 // expiry.

@@ -66,6 +66,10 @@ type Store interface {
 	RevokeToken(ctx context.Context, jti string, ttl time.Duration) error
 	// IsRevoked reports whether the access token jti was revoked.
 	IsRevoked(ctx context.Context, jti string) (bool, error)
+	// AllowAndCheck does Allow and IsRevoked in one round trip: the two
+	// questions every authenticated request asks. The count is atomic as
+	// in Allow; the two answers need not be atomic together.
+	AllowAndCheck(ctx context.Context, key string, limit int, window time.Duration, jti string) (Decision, bool, error)
 
 	// Ping checks that the store answers.
 	Ping(ctx context.Context) error

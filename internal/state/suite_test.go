@@ -67,6 +67,7 @@ func RunSuite(t *testing.T, open func(t *testing.T) Backend) {
 		{"RevokeFamilyExpires", testRevokeFamilyExpires},
 		{"RevokeToken", testRevokeToken},
 		{"RevokeTokenNeverShortened", testRevokeTokenNeverShortened},
+		{"AllowAndCheck", testAllowAndCheck},
 		{"RevokeExpiredToken", testRevokeExpiredToken},
 		{"PingKind", testPingKind},
 		{"Closed", testClosed},
@@ -523,5 +524,25 @@ func waitFor(t *testing.T, d time.Duration) {
 	case <-timer.C:
 	case <-t.Context().Done():
 		t.Fatalf("waiting %v: %v", d, context.Cause(t.Context()))
+	}
+}
+
+func testAllowAndCheck(t *testing.T, b Backend) {
+	ctx := t.Context()
+	key, jti := b.key("rate_limit:", "10.0.0.9"), b.key("", "jti-aac")
+	for i := 1; i <= 3; i++ {
+		d, revoked, err := b.Replicas[i%len(b.Replicas)].AllowAndCheck(ctx, key, 2, time.Minute, jti)
+		if err != nil {
+			t.Fatalf("AllowAndCheck: %v", err)
+		}
+		if revoked || d.Count != i || d.Allowed != (i <= 2) {
+			t.Errorf("call %d: %+v revoked=%v; want count %d, allowed %v, not revoked", i, d, revoked, i, i <= 2)
+		}
+	}
+	if err := b.Replicas[0].RevokeToken(ctx, jti, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, revoked, err := b.Replicas[1].AllowAndCheck(ctx, b.key("rate_limit:", "other"), 5, time.Minute, jti); err != nil || !revoked {
+		t.Errorf("after RevokeToken: revoked=%v err=%v; want revoked", revoked, err)
 	}
 }

@@ -111,6 +111,27 @@ func (s *server) rateLimit(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ip := clientIP(r)
+		if s.Config.Auth.Enabled {
+			// An authenticated request asks the state store two things: its
+			// rate limit and whether its token was revoked. Ask both in one
+			// round trip, and hand the answer on to require.
+			if tok, ok := bearer(r); ok {
+				if c, err := s.Signer.Verify(tok); err == nil {
+					d, revoked, err := s.State.AllowAndCheck(r.Context(), "rate_limit:"+ip, rl.RequestsPerMinute, time.Minute, c.ID)
+					if err == nil {
+						r = r.WithContext(context.WithValue(r.Context(), checkedKey{}, checkedToken{token: tok, claims: c, revoked: revoked}))
+					}
+					if !s.decide(w, r, "ip", rl.RequestsPerMinute, d, err) {
+						return
+					}
+					if rl.GlobalRequestsPerMinute > 0 && !s.allow(w, r, "global", "rate_limit:global", rl.GlobalRequestsPerMinute) {
+						return
+					}
+					next.ServeHTTP(w, r)
+					return
+				}
+			}
+		}
 		if !s.allow(w, r, "ip", "rate_limit:"+ip, rl.RequestsPerMinute) {
 			return
 		}
@@ -126,6 +147,11 @@ func (s *server) rateLimit(next http.Handler) http.Handler {
 // for a moment is better than losing the API.
 func (s *server) allow(w http.ResponseWriter, r *http.Request, scope, key string, limit int) bool {
 	d, err := s.State.Allow(r.Context(), key, limit, time.Minute)
+	return s.decide(w, r, scope, limit, d, err)
+}
+
+// decide writes the 429 for a refused decision and says whether to go on.
+func (s *server) decide(w http.ResponseWriter, r *http.Request, scope string, limit int, d state.Decision, err error) bool {
 	if err != nil {
 		s.Logger.Error("rate limiter unavailable; request allowed", "error", err, "request_id", daemon.RequestID(r.Context()))
 		return true
@@ -185,20 +211,41 @@ func (s *server) require(min string, h http.HandlerFunc) http.Handler {
 	})
 }
 
+// checkedToken is a bearer token the rate limiter already verified and
+// looked up in the revocation list.
+type checkedToken struct {
+	token   string
+	claims  auth.Claims
+	revoked bool
+}
+
+type checkedKey struct{}
+
+func bearer(r *http.Request) (string, bool) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return tok, ok && tok != ""
+}
+
 func (s *server) authenticate(r *http.Request) (principal, error) {
-	hdr := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(hdr, "Bearer ")
-	if !ok || tok == "" {
+	tok, ok := bearer(r)
+	if !ok {
 		return principal{}, errors.New("no bearer token")
 	}
-	c, err := s.Signer.Verify(tok)
-	if err != nil {
-		return principal{}, err
-	}
-	revoked, err := s.State.IsRevoked(r.Context(), c.ID)
-	if err != nil {
-		// Without the revocation list a logged-out token could pass: refuse.
-		return principal{}, fmt.Errorf("check token revocation: %w", err)
+	var (
+		c       auth.Claims
+		revoked bool
+		err     error
+	)
+	if ct, ok := r.Context().Value(checkedKey{}).(checkedToken); ok && ct.token == tok {
+		c, revoked = ct.claims, ct.revoked
+	} else {
+		if c, err = s.Signer.Verify(tok); err != nil {
+			return principal{}, err
+		}
+		if revoked, err = s.State.IsRevoked(r.Context(), c.ID); err != nil {
+			// Without the revocation list a logged-out token could pass: refuse.
+			return principal{}, fmt.Errorf("check token revocation: %w", err)
+		}
 	}
 	if revoked {
 		return principal{}, errors.New("token revoked")
