@@ -18,6 +18,7 @@ import (
 	sbomcmd "github.com/tars-ops/tarsctl/internal/cli/sbom"
 	"github.com/tars-ops/tarsctl/internal/cli/serve"
 	slsacmd "github.com/tars-ops/tarsctl/internal/cli/slsa"
+	triagecmd "github.com/tars-ops/tarsctl/internal/cli/triage"
 	"github.com/tars-ops/tarsctl/internal/cli/users"
 	"github.com/tars-ops/tarsctl/internal/cli/version"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
@@ -107,6 +108,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		lifecycle.NewCmdStart(f, nil), lifecycle.NewCmdStop(f, nil), lifecycle.NewCmdRestart(f, nil),
 		lifecycle.NewCmdStatus(f, nil), lifecycle.NewCmdLogs(f, nil), lifecycle.NewCmdHealth(f, nil),
 		serve.NewCmdServe(f, nil), users.NewCmdUsers(f))
+	add(groupService, triagecmd.NewCmdTriage(f))
 	add(groupConfig, configcmd.NewCmdConfig(f))
 	add(groupSupplyChain, sbomcmd.NewCmdSBOM(f), slsacmd.NewCmdSLSA(f), releasecmd.NewCmdRelease(f))
 	add(groupOther, loadtestcmd.NewCmdLoadtest(f))

@@ -1,0 +1,50 @@
+package triage
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// ErrMalformedJWT means the token is not three base64url JSON segments.
+var ErrMalformedJWT = errors.New("malformed JWT")
+
+// DecodedJWT is a token's header and claims, read without verification.
+type DecodedJWT struct {
+	Header    map[string]any `json:"header"`
+	Claims    map[string]any `json:"claims"`
+	IssuedAt  *time.Time     `json:"issued_at,omitempty"`
+	ExpiresAt *time.Time     `json:"expires_at,omitempty"`
+	Expired   bool           `json:"expired"`
+}
+
+// DecodeJWT splits and decodes token without checking its signature.
+func DecodeJWT(token string, now time.Time) (*DecodedJWT, error) {
+	parts := strings.Split(strings.TrimSpace(token), ".")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("%w: want 3 dot-separated parts, got %d", ErrMalformedJWT, len(parts))
+	}
+	d := &DecodedJWT{}
+	for i, dst := range []*map[string]any{&d.Header, &d.Claims} {
+		b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[i], "="))
+		if err != nil {
+			return nil, fmt.Errorf("%w: decode part %d: %v", ErrMalformedJWT, i+1, err)
+		}
+		if err := json.Unmarshal(b, dst); err != nil {
+			return nil, fmt.Errorf("%w: parse part %d: %v", ErrMalformedJWT, i+1, err)
+		}
+	}
+	num := func(k string) *time.Time {
+		if f, ok := d.Claims[k].(float64); ok {
+			t := time.Unix(int64(f), 0)
+			return &t
+		}
+		return nil
+	}
+	d.IssuedAt, d.ExpiresAt = num("iat"), num("exp")
+	d.Expired = d.ExpiresAt != nil && !now.Before(*d.ExpiresAt)
+	return d, nil
+}
