@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"net/http"
+	"os"
 	"sync/atomic"
 )
 
@@ -18,7 +19,9 @@ type readiness struct{ state atomic.Int32 }
 func (r *readiness) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	switch r.state.Load() {
 	case Ready:
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		// The pid lets a supervisor tell its daemon from another process
+		// that happens to answer on the same port.
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "pid": os.Getpid()})
 	case Stopping:
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "stopping"})
 	default:

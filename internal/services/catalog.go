@@ -5,6 +5,7 @@ package services
 
 import (
 	"net"
+	"path/filepath"
 	"strconv"
 
 	"github.com/tars-ops/tarsctl/internal/config"
@@ -21,7 +22,20 @@ const (
 type Spec struct {
 	Name      string
 	DependsOn []string // started before it, stopped after it
-	peer      func(*config.Config) config.PeerConfig
+	// LogName is the base name of its log file in LOG_DIR: the runbook's
+	// names, which its grep commands use (multi-agent.log for the
+	// orchestrator).
+	LogName string
+	peer    func(*config.Config) config.PeerConfig
+}
+
+// LogFile is the daemon's log file under logDir.
+func (s Spec) LogFile(logDir string) string {
+	name := s.LogName
+	if name == "" {
+		name = s.Name
+	}
+	return filepath.Join(logDir, name+".log")
 }
 
 // Catalog lists the daemons in dependency order: each comes after what it
@@ -32,7 +46,7 @@ var Catalog = []Spec{
 		p.Port = c.API.Port // api.port is the dashboard API's port
 		return p
 	}},
-	{Name: OrchestrationAgent, DependsOn: []string{DashboardAPI}, peer: func(c *config.Config) config.PeerConfig { return c.Services.OrchestrationAgent }},
+	{Name: OrchestrationAgent, DependsOn: []string{DashboardAPI}, LogName: "multi-agent", peer: func(c *config.Config) config.PeerConfig { return c.Services.OrchestrationAgent }},
 	{Name: HyperSync, DependsOn: []string{OrchestrationAgent}, peer: func(c *config.Config) config.PeerConfig { return c.Services.HyperSync }},
 }
 

@@ -23,7 +23,9 @@ var ErrNotReady = errors.New("not ready in time")
 // Options configure a [Supervisor].
 type Options struct {
 	RunDir string // pidfiles and locks
-	LogDir string // <service>.log
+	LogDir string
+	// LogFile returns the log file of service (default LOG_DIR/<service>.log).
+	LogFile func(service string) string
 	// Command returns the program and arguments that run service in the
 	// foreground (tarsctl serve SERVICE ...), given its log file.
 	Command func(service, logFile string) []string
@@ -47,6 +49,10 @@ func New(opts Options) *Supervisor {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.LogFile == nil {
+		dir := opts.LogDir
+		opts.LogFile = func(service string) string { return filepath.Join(dir, service+".log") }
 	}
 	return &Supervisor{opts: opts}
 }
@@ -83,10 +89,10 @@ func (s *Supervisor) Start(ctx context.Context, service string, timeout time.Dur
 		}
 	}
 
-	if err := os.MkdirAll(s.opts.LogDir, 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(s.opts.LogFile(service)), 0o750); err != nil {
 		return res, fmt.Errorf("create log directory: %w", err)
 	}
-	logPath := filepath.Join(s.opts.LogDir, service+".log")
+	logPath := s.opts.LogFile(service)
 	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
 		return res, fmt.Errorf("open log: %w", err)
@@ -118,7 +124,7 @@ func (s *Supervisor) Start(ctx context.Context, service string, timeout time.Dur
 	}
 	res.Pidfile = p
 
-	if err := s.waitReady(ctx, service, exited, timeout); err != nil {
+	if err := s.waitReady(ctx, service, p.PID, exited, timeout); err != nil {
 		// A daemon that never became ready is not left half-running.
 		if !errors.Is(err, errExited) {
 			_ = syscall.Kill(-p.PID, syscall.SIGKILL)
@@ -131,7 +137,10 @@ func (s *Supervisor) Start(ctx context.Context, service string, timeout time.Dur
 	return res, nil
 }
 
-var errExited = errors.New("exited during start-up")
+var (
+	errExited    = errors.New("exited during start-up")
+	errPortTaken = errors.New("port taken")
+)
 
 // StartError is a failed start, with the last lines the daemon logged.
 type StartError struct {
@@ -151,14 +160,21 @@ func (e *StartError) Error() string {
 
 func (e *StartError) Unwrap() error { return e.Err }
 
-func (s *Supervisor) waitReady(ctx context.Context, service string, exited <-chan error, timeout time.Duration) error {
+func (s *Supervisor) waitReady(ctx context.Context, service string, pid int, exited <-chan error, timeout time.Duration) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
 	url := s.opts.ReadyURL(service)
 	for {
-		if s.get(ctx, url) == http.StatusOK {
+		code, body := s.get(ctx, url)
+		if code == http.StatusOK {
+			var r struct {
+				PID int `json:"pid"`
+			}
+			if json.Unmarshal(body, &r) == nil && r.PID != 0 && r.PID != pid {
+				return fmt.Errorf("%w: another process (pid %d) answers on %s; is the port taken?", errPortTaken, r.PID, url)
+			}
 			return nil
 		}
 		select {
@@ -176,19 +192,20 @@ func (s *Supervisor) waitReady(ctx context.Context, service string, exited <-cha
 	}
 }
 
-// get returns the status code of GET url, or 0 when it cannot be reached.
-func (s *Supervisor) get(ctx context.Context, url string) int {
+// get returns the status code and body of GET url; 0 when it cannot be
+// reached.
+func (s *Supervisor) get(ctx context.Context, url string) (int, []byte) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0
+		return 0, nil
 	}
 	resp, err := s.opts.Client.Do(req)
 	if err != nil {
-		return 0
+		return 0, nil
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-	resp.Body.Close()
-	return resp.StatusCode
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	return resp.StatusCode, b
 }
 
 func (s *Supervisor) logTail(path string, from int64, n int) []string {

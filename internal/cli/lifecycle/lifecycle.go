@@ -86,8 +86,9 @@ func newSupervisor(f *cmdutil.Factory, cfg *config.Config) (*supervisor.Supervis
 	}
 	spec := func(name string) services.Spec { s, _ := services.Lookup(name); return s }
 	return supervisor.New(supervisor.Options{
-		RunDir: cfg.Paths.RunDirPath(),
-		LogDir: cfg.Paths.LogDirPath(),
+		RunDir:  cfg.Paths.RunDirPath(),
+		LogDir:  cfg.Paths.LogDirPath(),
+		LogFile: func(s string) string { return spec(s).LogFile(cfg.Paths.LogDirPath()) },
 		Command: func(service, logFile string) []string {
 			return append([]string{exe, "serve", service, "--log-file", logFile}, passOn...)
 		},

@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
+	"github.com/tars-ops/tarsctl/internal/services"
 )
 
 // LogsOptions are the inputs of `tarsctl logs`.
@@ -42,8 +42,8 @@ func NewCmdLogs(f *cmdutil.Factory, runF func(context.Context, *LogsOptions) err
 		Use:   "logs SERVICE",
 		Short: "Print (and follow) a daemon's log",
 		Long: heredoc.Doc(`
-			Print LOG_DIR/SERVICE.log, the log of a daemon started with tarsctl
-			start. --since also reads the rotated files (SERVICE.log.1, ...) and
+			Print the log of a daemon started with tarsctl start: LOG_DIR/SERVICE.log
+			(the orchestrator's is multi-agent.log, the runbook's name). --since also reads the rotated files (SERVICE.log.1, ...) and
 			keeps lines newer than the duration; --grep keeps lines matching a
 			regular expression; -f keeps printing new lines as they come, across
 			rotations, until interrupted.
@@ -75,7 +75,8 @@ func NewCmdLogs(f *cmdutil.Factory, runF func(context.Context, *LogsOptions) err
 				if err != nil {
 					return "", err
 				}
-				return filepath.Join(cfg.Paths.LogDirPath(), svcs[0]+".log"), nil
+				spec, _ := services.Lookup(svcs[0])
+				return spec.LogFile(cfg.Paths.LogDirPath()), nil
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)

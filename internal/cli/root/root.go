@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tars-ops/tarsctl/internal/build"
+	agentscmd "github.com/tars-ops/tarsctl/internal/cli/agents"
 	"github.com/tars-ops/tarsctl/internal/cli/completion"
 	configcmd "github.com/tars-ops/tarsctl/internal/cli/config"
 	"github.com/tars-ops/tarsctl/internal/cli/lifecycle"
@@ -109,6 +110,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		lifecycle.NewCmdStatus(f, nil), lifecycle.NewCmdLogs(f, nil), lifecycle.NewCmdHealth(f, nil),
 		serve.NewCmdServe(f, nil), users.NewCmdUsers(f))
 	add(groupService, triagecmd.NewCmdTriage(f))
+	add(groupService, agentscmd.NewCmdAgents(f))
 	add(groupConfig, configcmd.NewCmdConfig(f))
 	add(groupSupplyChain, sbomcmd.NewCmdSBOM(f), slsacmd.NewCmdSLSA(f), releasecmd.NewCmdRelease(f))
 	add(groupOther, loadtestcmd.NewCmdLoadtest(f))

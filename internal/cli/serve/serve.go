@@ -23,7 +23,10 @@ import (
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/daemon"
 	"github.com/tars-ops/tarsctl/internal/logfile"
+	"github.com/tars-ops/tarsctl/internal/services"
 	"github.com/tars-ops/tarsctl/internal/services/dashboardapi"
+	"github.com/tars-ops/tarsctl/internal/services/hypersync"
+	"github.com/tars-ops/tarsctl/internal/services/orchestrator"
 )
 
 // Daemon runs one service until ctx is cancelled.
@@ -33,6 +36,16 @@ type Daemon func(ctx context.Context, cfg *config.Config, log *slog.Logger, gete
 var Daemons = map[string]Daemon{
 	dashboardapi.Service: func(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv func(string) string) error {
 		return dashboardapi.Run(ctx, dashboardapi.RunOptions{Config: cfg, Version: build.Info().Version, Getenv: getenv, Logger: log})
+	},
+	orchestrator.Service: func(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv func(string) string) error {
+		err := orchestrator.Run(ctx, orchestrator.RunOptions{Config: cfg, Version: build.Info().Version, Getenv: getenv, Logger: log})
+		if errors.Is(err, orchestrator.ErrNoKeyFile) {
+			return cmdutil.WithExitCode(cmdutil.ExitUsage, err)
+		}
+		return err
+	},
+	hypersync.Service: func(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv func(string) string) error {
+		return hypersync.Run(ctx, hypersync.RunOptions{Config: cfg, Version: build.Info().Version, Getenv: getenv, Logger: log})
 	},
 }
 
@@ -103,7 +116,7 @@ func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Service = args[0]
 			opts.Config = func() (*config.Config, error) {
-				return f.ConfigWithFlags(cmd.Flags(), map[string]string{"api.host": "host", "api.port": "port"})
+				return f.ConfigWithFlags(cmd.Flags(), map[string]string{"api.host": "host", portKey(args[0]): "port"})
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -112,7 +125,7 @@ func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 		},
 	}
 	cmd.Flags().String("host", "", "address to listen on (overrides api.host)")
-	cmd.Flags().Int("port", 0, "port to listen on (overrides api.port)")
+	cmd.Flags().Int("port", 0, "port to listen on (overrides api.port, or services.SERVICE.port)")
 	cmd.Flags().StringVar(&opts.LogFile, "log-file", "", "write logs to this file, rotated by size, instead of stderr")
 	cmd.Flags().IntVar(&opts.LogMaxSizeMB, "log-max-size", 50, "with --log-file: rotate when the file reaches this many MiB")
 	cmd.Flags().IntVar(&opts.LogKeep, "log-keep", 5, "with --log-file: rotated files to keep")
@@ -173,4 +186,16 @@ func startPprof(addr string) (func(), error) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return func() { _ = srv.Close() }, nil
+}
+
+// portKey is the configuration key --port overrides for service.
+func portKey(service string) string {
+	switch service {
+	case services.OrchestrationAgent:
+		return "services.orchestration_agent.port"
+	case services.HyperSync:
+		return "services.hypersync.port"
+	default:
+		return "api.port"
+	}
 }

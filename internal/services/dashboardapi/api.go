@@ -20,6 +20,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/daemon"
 	"github.com/tars-ops/tarsctl/internal/state"
 	"github.com/tars-ops/tarsctl/internal/store"
+	"github.com/tars-ops/tarsctl/pkg/client"
 )
 
 // Users is the account and dashboard-data store the API needs; *store.DB
@@ -44,11 +45,23 @@ type Options struct {
 	Audit         *Audit // nil: no audit log
 	Registry      prometheus.Registerer
 	Now           func() time.Time
+	// Orchestrator, when set, is where GET /api/agents gets the agents
+	// from; if it cannot answer within OrchestratorTimeout the dashboard's
+	// own agents table is listed instead, with a warning.
+	Orchestrator        AgentLister
+	OrchestratorTimeout time.Duration // default 1s
+}
+
+// AgentLister lists the orchestrator's agents; *client.Client implements
+// it.
+type AgentLister interface {
+	ListAgents(ctx context.Context) ([]client.Agent, error)
 }
 
 type server struct {
 	Options
 	rejections *prometheus.CounterVec
+	tokens     verifiedTokens
 	// dummyHash is checked when a user does not exist, so that "no such
 	// user" takes as long as "wrong password". Made on first use: argon2
 	// needs tens of MiB, which an idle daemon should not hold.
@@ -65,6 +78,9 @@ func New(opts Options) (http.Handler, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.OrchestratorTimeout <= 0 {
+		opts.OrchestratorTimeout = time.Second
 	}
 	s := &server{Options: opts}
 	s.rejections = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -116,7 +132,7 @@ func (s *server) rateLimit(next http.Handler) http.Handler {
 			// rate limit and whether its token was revoked. Ask both in one
 			// round trip, and hand the answer on to require.
 			if tok, ok := bearer(r); ok {
-				if c, err := s.Signer.Verify(tok); err == nil {
+				if c, err := s.tokens.verify(s.Signer, tok, s.Now()); err == nil {
 					d, revoked, err := s.State.AllowAndCheck(r.Context(), "rate_limit:"+ip, rl.RequestsPerMinute, time.Minute, c.ID)
 					if err == nil {
 						r = r.WithContext(context.WithValue(r.Context(), checkedKey{}, checkedToken{token: tok, claims: c, revoked: revoked}))
@@ -239,7 +255,7 @@ func (s *server) authenticate(r *http.Request) (principal, error) {
 	if ct, ok := r.Context().Value(checkedKey{}).(checkedToken); ok && ct.token == tok {
 		c, revoked = ct.claims, ct.revoked
 	} else {
-		if c, err = s.Signer.Verify(tok); err != nil {
+		if c, err = s.tokens.verify(s.Signer, tok, s.Now()); err != nil {
 			return principal{}, err
 		}
 		if revoked, err = s.State.IsRevoked(r.Context(), c.ID); err != nil {

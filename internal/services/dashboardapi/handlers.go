@@ -1,6 +1,7 @@
 package dashboardapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -196,7 +197,22 @@ func (s *server) me(w http.ResponseWriter, r *http.Request) {
 	daemon.WriteJSON(w, http.StatusOK, map[string]string{"username": p.Username, "role": p.Role})
 }
 
+// listAgents shows the orchestrator's agents ("source": "orchestrator"),
+// or the dashboard's own table ("source": "dashboard") when there is no
+// orchestrator or it cannot answer in time ("warning" says so).
 func (s *server) listAgents(w http.ResponseWriter, r *http.Request) {
+	var warning string
+	if s.Orchestrator != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), s.OrchestratorTimeout)
+		agents, err := s.Orchestrator.ListAgents(ctx)
+		cancel()
+		if err == nil {
+			daemon.WriteJSON(w, http.StatusOK, map[string]any{"agents": agents, "count": len(agents), "source": "orchestrator"})
+			return
+		}
+		warning = "the orchestration agent could not be reached; showing the dashboard's own agents"
+		s.Logger.Warn("Orchestrator unavailable: listing the dashboard's own agents", "error", err, "request_id", daemon.RequestID(r.Context()))
+	}
 	agents, err := s.Users.ListAgents(r.Context())
 	if err != nil {
 		s.Logger.Error("list agents", "error", err)
@@ -206,7 +222,11 @@ func (s *server) listAgents(w http.ResponseWriter, r *http.Request) {
 	if agents == nil {
 		agents = []store.Agent{}
 	}
-	daemon.WriteJSON(w, http.StatusOK, map[string]any{"agents": agents, "count": len(agents)})
+	body := map[string]any{"agents": agents, "count": len(agents), "source": "dashboard"}
+	if warning != "" {
+		body["warning"] = warning
+	}
+	daemon.WriteJSON(w, http.StatusOK, body)
 }
 
 func (s *server) upsertAgent(w http.ResponseWriter, r *http.Request) {

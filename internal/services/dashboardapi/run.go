@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,8 +17,10 @@ import (
 	"github.com/tars-ops/tarsctl/internal/auth"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/daemon"
+	"github.com/tars-ops/tarsctl/internal/services"
 	"github.com/tars-ops/tarsctl/internal/state"
 	"github.com/tars-ops/tarsctl/internal/store"
+	"github.com/tars-ops/tarsctl/pkg/client"
 )
 
 // Service is the daemon's name in logs, pidfiles and metrics.
@@ -100,10 +103,17 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		return fmt.Errorf("compliance enforcement: %d control(s) failed: %s", len(failed), strings.Join(names, "; "))
 	}
 
+	// GET /api/agents asks the orchestrator, with a viewer token of its own.
+	orchSpec, _ := services.Lookup(services.OrchestrationAgent)
+	orch, err := client.New(orchSpec.URL(cfg), client.WithTokenSource(serviceTokens(secret)), client.WithHTTPClient(&http.Client{}))
+	if err != nil {
+		return fmt.Errorf("services.orchestration_agent.url: %w", err)
+	}
+
 	reg := daemon.NewRegistry(Service, o.Version)
 	handler, err := New(Options{
 		Config: cfg, Users: db, State: st, Signer: signer, CheckPassword: store.CheckPassword,
-		Logger: log, Audit: audit, Registry: reg,
+		Logger: log, Audit: audit, Registry: reg, Orchestrator: orch,
 	})
 	if err != nil {
 		return err
@@ -163,6 +173,19 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 			daemon.DiskSpaceCheck(cfg.Paths.DataDirPath(), 100<<20),
 		},
 	})
+}
+
+// serviceTokens signs a short-lived viewer token per request, as
+// "service:dashboard-api", with the secret all daemons share.
+func serviceTokens(secret []byte) client.TokenSource {
+	return func(context.Context) (string, error) {
+		signer, err := auth.NewSigner(secret, 5*time.Minute, nil)
+		if err != nil {
+			return "", err
+		}
+		tok, _, err := signer.Issue("service:"+Service, store.RoleViewer)
+		return tok, err
+	}
 }
 
 // OpenStore opens the configured account store: SQLite in the data dir, or

@@ -1,0 +1,80 @@
+package orchestrator
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tars-ops/tarsctl/internal/auth"
+	"github.com/tars-ops/tarsctl/internal/services/dashboardapi"
+	"github.com/tars-ops/tarsctl/internal/state"
+	"github.com/tars-ops/tarsctl/internal/store"
+	"github.com/tars-ops/tarsctl/pkg/client"
+)
+
+// dashboard-api's GET /api/agents shows the orchestrator's agents, and its
+// own table with a warning while the orchestrator is down. (The test lives
+// here because dashboardapi's own tests cannot import this package.)
+func TestDashboardListsOrchestratorAgents(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t, nil)
+	orch := startOrchestrator(t, cfg, nil)
+	if r := do(t, "POST", orch.URL+"/api/agents/dash-1/train", token(t, "otto", "operator"), map[string]any{"episodes": 3}); r.code != 200 {
+		t.Fatalf("train: %d %s", r.code, r.raw)
+	}
+
+	db, err := store.Open(context.Background(), store.Options{Driver: "sqlite", Path: filepath.Join(t.TempDir(), "tars.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.UpsertAgent(context.Background(), store.Agent{ID: "legacy", Name: "legacy", Status: "idle", UpdatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	st := state.NewMemory(time.Now)
+	defer st.Close()
+	signer, _ := auth.NewSigner(testSecret, time.Hour, nil)
+	// dashboard-api calls the orchestrator with a viewer token of its own.
+	tokens, err := ServiceTokens(testSecret, dashboardapi.Service, store.RoleViewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc, _ := client.New(orch.URL, client.WithTokenSource(tokens))
+	logs := &syncBuffer{}
+	h, err := dashboardapi.New(dashboardapi.Options{
+		Config: cfg, Users: db, State: st, Signer: signer, CheckPassword: store.CheckPassword,
+		Registry: prometheus.NewRegistry(), Orchestrator: oc, OrchestratorTimeout: 2 * time.Second,
+		Logger: newTextLogger(logs),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dash := httptest.NewServer(h)
+	defer dash.Close()
+	viewer := token(t, "vera", "viewer")
+
+	r := do(t, "GET", dash.URL+"/api/agents", viewer, nil)
+	agents, _ := r.body["agents"].([]any)
+	if r.code != http.StatusOK || r.body["source"] != "orchestrator" || r.body["count"] != float64(1) || len(agents) != 1 ||
+		agents[0].(map[string]any)["id"] != "dash-1" || agents[0].(map[string]any)["type"] != "q-learning" {
+		t.Errorf("with the orchestrator up: %d %s", r.code, r.raw)
+	}
+
+	if err := orch.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	r = do(t, "GET", dash.URL+"/api/agents", viewer, nil)
+	agents, _ = r.body["agents"].([]any)
+	if r.code != http.StatusOK || r.body["source"] != "dashboard" || r.body["warning"] == nil || len(agents) != 1 ||
+		agents[0].(map[string]any)["id"] != "legacy" {
+		t.Errorf("with the orchestrator down: %d %s", r.code, r.raw)
+	}
+	if !contains(logs.String(), "Orchestrator unavailable") {
+		t.Errorf("no warning logged:\n%s", logs)
+	}
+}
