@@ -63,6 +63,7 @@ type ServiceState struct {
 	State  string // running, stopped, stale
 	PID    int
 	Health string // healthy, unhealthy, unreachable
+	Uptime time.Duration
 }
 
 // ServiceCheck checks a local daemon's pidfile and /health through status.

@@ -50,22 +50,41 @@ type LogCounts struct {
 // access log writes at INFO.
 func CountLogs(ctx context.Context, dir string, since time.Time) (LogCounts, error) {
 	lc := LogCounts{Counts: map[string]int{}}
-	files, err := filepath.Glob(filepath.Join(dir, "*.log"))
-	if err != nil {
-		return lc, err
-	}
 	for _, p := range Patterns {
 		lc.Counts[p.Name] = 0
 	}
-	for _, path := range files {
-		if err := countFile(ctx, path, since, &lc); err != nil {
-			return lc, err
+	err := ScanLogs(ctx, dir, since, func(line, level string) {
+		lc.Lines++
+		isErr := level == "ERROR" || level == "WARN" || level == "WARNING" || level == "CRITICAL"
+		for _, p := range Patterns {
+			if !strings.Contains(line, p.Match) {
+				continue
+			}
+			if p.Error && (p.Name == "db_errors" || p.Name == "redis_errors") && !isErr {
+				continue
+			}
+			lc.Counts[p.Name]++
 		}
-	}
-	return lc, nil
+	})
+	return lc, err
 }
 
-func countFile(ctx context.Context, path string, since time.Time, lc *LogCounts) error {
+// ScanLogs calls fn with each line of the *.log files of dir whose
+// timestamp is at or after since, and the line's level (upper case).
+func ScanLogs(ctx context.Context, dir string, since time.Time, fn func(line, level string)) error {
+	files, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	if err != nil {
+		return err
+	}
+	for _, path := range files {
+		if err := scanFile(ctx, path, since, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func scanFile(ctx context.Context, path string, since time.Time, fn func(line, level string)) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -86,17 +105,7 @@ func countFile(ctx context.Context, path string, since time.Time, lc *LogCounts)
 		if !ok || ts.Before(since) {
 			continue
 		}
-		lc.Lines++
-		isErr := level == "ERROR" || level == "WARN" || level == "WARNING" || level == "CRITICAL"
-		for _, p := range Patterns {
-			if !strings.Contains(line, p.Match) {
-				continue
-			}
-			if p.Error && (p.Name == "db_errors" || p.Name == "redis_errors") && !isErr {
-				continue
-			}
-			lc.Counts[p.Name]++
-		}
+		fn(line, level)
 	}
 	return sc.Err()
 }
@@ -133,17 +142,22 @@ func LogCheck(dir string, window time.Duration, now func() time.Time) Check {
 		if err != nil {
 			return fail("check paths.log_dir and its permissions", "read logs: %v", err)
 		}
-		var parts, hints []string
-		for _, p := range Patterns {
-			parts = append(parts, fmt.Sprintf("%s=%d", p.Name, lc.Counts[p.Name]))
-			if p.Error && lc.Counts[p.Name] >= p.Threshold {
-				hints = append(hints, p.Hint)
-			}
-		}
-		v := fmt.Sprintf("last %s: %s", window, strings.Join(parts, " "))
-		if len(hints) > 0 {
-			return warn(strings.Join(hints, "; "), "%s", v)
-		}
-		return ok("%s", v)
+		return logVerdict(lc, window)
 	}}
+}
+
+// logVerdict judges pattern counts over window.
+func logVerdict(lc LogCounts, window time.Duration) Result {
+	var parts, hints []string
+	for _, p := range Patterns {
+		parts = append(parts, fmt.Sprintf("%s=%d", p.Name, lc.Counts[p.Name]))
+		if p.Error && lc.Counts[p.Name] >= p.Threshold {
+			hints = append(hints, p.Hint)
+		}
+	}
+	v := fmt.Sprintf("last %s: %s", ShortDuration(window), strings.Join(parts, " "))
+	if len(hints) > 0 {
+		return warn(strings.Join(hints, "; "), "%s", v)
+	}
+	return ok("%s", v)
 }

@@ -24,6 +24,7 @@ func NewCmdTriage(f *cmdutil.Factory) *cobra.Command {
 		Example: heredoc.Doc(`
 			$ tarsctl triage
 			$ tarsctl triage run --check redis --check postgres -o json
+			$ tarsctl triage playbook high-latency
 			$ tarsctl triage jwt decode "$TOKEN"
 		`),
 	}
@@ -31,6 +32,6 @@ func NewCmdTriage(f *cmdutil.Factory) *cobra.Command {
 	// `tarsctl triage` alone runs the checks with run's flags.
 	cmd.Flags().AddFlagSet(run.Flags())
 	cmd.RunE = run.RunE
-	cmd.AddCommand(run, NewCmdBundle(f, nil), NewCmdJWT(f), NewCmdRateLimit(f), NewCmdSessions(f))
+	cmd.AddCommand(run, NewCmdPlaybook(f, nil), NewCmdBundle(f, nil), NewCmdJWT(f), NewCmdRateLimit(f), NewCmdSessions(f))
 	return cmd
 }

@@ -62,6 +62,7 @@ type server struct {
 	Options
 	rejections *prometheus.CounterVec
 	tokens     verifiedTokens
+	agents     agentsCache
 	// dummyHash is checked when a user does not exist, so that "no such
 	// user" takes as long as "wrong password". Made on first use: argon2
 	// needs tens of MiB, which an idle daemon should not hold.

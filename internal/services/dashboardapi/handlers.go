@@ -2,9 +2,11 @@ package dashboardapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tars-ops/tarsctl/internal/auth"
@@ -200,24 +202,80 @@ func (s *server) me(w http.ResponseWriter, r *http.Request) {
 // listAgents shows the orchestrator's agents ("source": "orchestrator"),
 // or the dashboard's own table ("source": "dashboard") when there is no
 // orchestrator or it cannot answer in time ("warning" says so).
+// agentsTTL is how long one agents list is served before it is asked for
+// again: a dashboard polls, and without it every poll of every client
+// would reach the orchestrator (or the database).
+const agentsTTL = time.Second
+
+// agentsCache holds the last agents response body. An expired body is
+// still served while one request refreshes it, so a slow orchestrator
+// slows one request a second, not all of them.
+type agentsCache struct {
+	mu         sync.Mutex
+	body       []byte
+	expires    time.Time
+	refreshing bool
+}
+
 func (s *server) listAgents(w http.ResponseWriter, r *http.Request) {
+	body, err := s.cachedAgents(r)
+	if err != nil {
+		s.Logger.Error("list agents", "error", err)
+		writeError(w, http.StatusServiceUnavailable, "Service Unavailable", "the database cannot be reached")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(body)
+}
+
+func (s *server) cachedAgents(r *http.Request) ([]byte, error) {
+	c := &s.agents
+	c.mu.Lock()
+	now := s.Now()
+	if c.body != nil && (now.Before(c.expires) || c.refreshing) {
+		body := c.body
+		c.mu.Unlock()
+		return body, nil
+	}
+	first := c.body == nil
+	c.refreshing = true
+	if !first {
+		c.mu.Unlock()
+	}
+	// With nothing cached yet, the lock stays held: the other requests wait
+	// for this one's answer instead of all asking at once.
+	body, err := s.agentsBody(r)
+	if !first {
+		c.mu.Lock()
+	}
+	c.refreshing = false
+	if err == nil {
+		c.body, c.expires = body, s.Now().Add(agentsTTL)
+	} else if c.body != nil {
+		body, err = c.body, nil // keep serving the last good list
+	}
+	c.mu.Unlock()
+	return body, err
+}
+
+// agentsBody renders the agents list: the orchestrator's, or the
+// dashboard's own table when the orchestrator cannot be reached.
+func (s *server) agentsBody(r *http.Request) ([]byte, error) {
 	var warning string
 	if s.Orchestrator != nil {
 		ctx, cancel := context.WithTimeout(r.Context(), s.OrchestratorTimeout)
 		agents, err := s.Orchestrator.ListAgents(ctx)
 		cancel()
 		if err == nil {
-			daemon.WriteJSON(w, http.StatusOK, map[string]any{"agents": agents, "count": len(agents), "source": "orchestrator"})
-			return
+			return jsonBody(map[string]any{"agents": agents, "count": len(agents), "source": "orchestrator"})
 		}
 		warning = "the orchestration agent could not be reached; showing the dashboard's own agents"
 		s.Logger.Warn("Orchestrator unavailable: listing the dashboard's own agents", "error", err, "request_id", daemon.RequestID(r.Context()))
 	}
 	agents, err := s.Users.ListAgents(r.Context())
 	if err != nil {
-		s.Logger.Error("list agents", "error", err)
-		writeError(w, http.StatusServiceUnavailable, "Service Unavailable", "the database cannot be reached")
-		return
+		return nil, err
 	}
 	if agents == nil {
 		agents = []store.Agent{}
@@ -226,7 +284,15 @@ func (s *server) listAgents(w http.ResponseWriter, r *http.Request) {
 	if warning != "" {
 		body["warning"] = warning
 	}
-	daemon.WriteJSON(w, http.StatusOK, body)
+	return jsonBody(body)
+}
+
+func jsonBody(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
 }
 
 func (s *server) upsertAgent(w http.ResponseWriter, r *http.Request) {
@@ -248,6 +314,9 @@ func (s *server) upsertAgent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "Service Unavailable", "the database cannot be reached")
 		return
 	}
+	s.agents.mu.Lock()
+	s.agents.body = nil // the next list shows the change
+	s.agents.mu.Unlock()
 	s.audit(r, "agent_upsert", principalFrom(r.Context()).Username, "ok", a.ID)
 	daemon.WriteJSON(w, http.StatusOK, a)
 }

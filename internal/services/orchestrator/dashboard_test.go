@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,7 +47,11 @@ func TestDashboardListsOrchestratorAgents(t *testing.T) {
 	}
 	oc, _ := client.New(orch.URL, client.WithTokenSource(tokens))
 	logs := &syncBuffer{}
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	h, err := dashboardapi.New(dashboardapi.Options{
+		Now:    clock,
 		Config: cfg, Users: db, State: st, Signer: signer, CheckPassword: store.CheckPassword,
 		Registry: prometheus.NewRegistry(), Orchestrator: oc, OrchestratorTimeout: 2 * time.Second,
 		Logger: newTextLogger(logs),
@@ -68,6 +73,10 @@ func TestDashboardListsOrchestratorAgents(t *testing.T) {
 	if err := orch.Stop(); err != nil {
 		t.Fatal(err)
 	}
+	// The list is cached for a second; step past it.
+	mu.Lock()
+	now = now.Add(2 * time.Second)
+	mu.Unlock()
 	r = do(t, "GET", dash.URL+"/api/agents", viewer, nil)
 	agents, _ = r.body["agents"].([]any)
 	if r.code != http.StatusOK || r.body["source"] != "dashboard" || r.body["warning"] == nil || len(agents) != 1 ||
