@@ -65,10 +65,10 @@ func completeServices(_ *cobra.Command, args []string, _ string) ([]string, cobr
 	return out, cobra.ShellCompDirectiveNoFileComp
 }
 
-// newSupervisor builds the supervisor for the effective configuration.
+// NewSupervisor builds the supervisor for the effective configuration.
 // The daemons it starts get the same --profile, --config and --set as this
 // command, so they read the same configuration.
-func newSupervisor(f *cmdutil.Factory, cfg *config.Config) (*supervisor.Supervisor, error) {
+func NewSupervisor(f *cmdutil.Factory, cfg *config.Config) (*supervisor.Supervisor, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find the tarsctl binary: %w", err)

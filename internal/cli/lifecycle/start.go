@@ -63,7 +63,7 @@ func NewCmdStart(f *cmdutil.Factory, runF func(context.Context, *StartOptions) e
 				if err != nil {
 					return nil, err
 				}
-				return newSupervisor(f, cfg)
+				return NewSupervisor(f, cfg)
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)

@@ -13,10 +13,12 @@ import (
 	agentscmd "github.com/tars-ops/tarsctl/internal/cli/agents"
 	"github.com/tars-ops/tarsctl/internal/cli/completion"
 	configcmd "github.com/tars-ops/tarsctl/internal/cli/config"
+	keyscmd "github.com/tars-ops/tarsctl/internal/cli/keys"
 	"github.com/tars-ops/tarsctl/internal/cli/lifecycle"
 	loadtestcmd "github.com/tars-ops/tarsctl/internal/cli/loadtest"
 	releasecmd "github.com/tars-ops/tarsctl/internal/cli/release"
 	sbomcmd "github.com/tars-ops/tarsctl/internal/cli/sbom"
+	secretscmd "github.com/tars-ops/tarsctl/internal/cli/secrets"
 	"github.com/tars-ops/tarsctl/internal/cli/serve"
 	slsacmd "github.com/tars-ops/tarsctl/internal/cli/slsa"
 	triagecmd "github.com/tars-ops/tarsctl/internal/cli/triage"
@@ -112,6 +114,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	add(groupService, triagecmd.NewCmdTriage(f))
 	add(groupService, agentscmd.NewCmdAgents(f))
 	add(groupConfig, configcmd.NewCmdConfig(f))
+	add(groupConfig, keyscmd.NewCmdKeys(f), secretscmd.NewCmdSecrets(f))
 	add(groupSupplyChain, sbomcmd.NewCmdSBOM(f), slsacmd.NewCmdSLSA(f), releasecmd.NewCmdRelease(f))
 	add(groupOther, loadtestcmd.NewCmdLoadtest(f))
 	add(groupOther,

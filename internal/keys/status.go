@@ -1,0 +1,83 @@
+package keys
+
+import (
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/tars-ops/tarsctl/internal/crypto"
+	"github.com/tars-ops/tarsctl/internal/signing"
+)
+
+// DefaultMaxAge is the runbook's key expiry policy: rotate every 90 days.
+const DefaultMaxAge = 90 * 24 * time.Hour
+
+// Key states reported by [Inspect].
+const (
+	StateOK      = "ok"
+	StateDue     = "due"     // within the warning window of its maximum age
+	StateExpired = "expired" // past its maximum age
+	StateMissing = "missing"
+	StateInvalid = "invalid"
+)
+
+// KeyStatus describes one key file. It holds ids and metadata, never key
+// material.
+type KeyStatus struct {
+	Name      string    `json:"name"` // what the key is for: encryption, signing, jwt
+	Path      string    `json:"path"`
+	ID        string    `json:"id,omitempty"`
+	Algorithm string    `json:"algorithm,omitempty"`
+	Bits      int       `json:"bits,omitempty"`
+	Mode      string    `json:"mode,omitempty"`
+	Created   time.Time `json:"created,omitzero"` // the file's modification time: rotation writes a new file
+	AgeDays   int       `json:"age_days"`
+	MaxDays   int       `json:"max_age_days"`
+	State     string    `json:"state"`
+	Problem   string    `json:"problem,omitempty"`
+}
+
+// Inspect reports the key file at path against a maximum age, with a
+// warning window of warn before it.
+func Inspect(name, path string, now time.Time, maxAge, warn time.Duration) KeyStatus {
+	s := KeyStatus{Name: name, Path: path, MaxDays: int(maxAge / (24 * time.Hour))}
+	fi, err := os.Stat(path)
+	if err != nil {
+		s.State, s.Problem = StateMissing, err.Error()
+		if !errors.Is(err, fs.ErrNotExist) {
+			s.State = StateInvalid
+		}
+		return s
+	}
+	s.Mode = fmt.Sprintf("%04o", fi.Mode().Perm())
+	s.Created = fi.ModTime().UTC()
+	age := now.Sub(fi.ModTime())
+	s.AgeDays = int(age / (24 * time.Hour))
+	if key, _, err := crypto.LoadKeyFile(path); err == nil {
+		s.ID, s.Algorithm, s.Bits = crypto.KeyID(key), "aes-256-gcm", 256
+	} else if k, err := signing.LoadKey(path); err == nil {
+		s.ID, s.Algorithm = k.ID, k.Algorithm()
+		if pub, ok := k.Public().(*rsa.PublicKey); ok {
+			s.Bits = pub.N.BitLen()
+		}
+	} else if fi.Size() > 0 {
+		s.Algorithm, s.Bits = "hmac-secret", int(fi.Size()*8)
+	} else {
+		s.State, s.Problem = StateInvalid, "empty file"
+		return s
+	}
+	switch {
+	case fi.Mode().Perm()&0o077 != 0:
+		s.State, s.Problem = StateInvalid, fmt.Sprintf("mode %04o: other users can access it; chmod 600", fi.Mode().Perm())
+	case age > maxAge:
+		s.State, s.Problem = StateExpired, fmt.Sprintf("older than %d days: rotate it", s.MaxDays)
+	case age > maxAge-warn:
+		s.State = StateDue
+	default:
+		s.State = StateOK
+	}
+	return s
+}
