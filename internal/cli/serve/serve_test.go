@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -18,29 +17,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tars-ops/tarsctl/internal/testenv"
 )
 
-// buildTarsctl builds the real binary once for the package's tests.
-var buildTarsctl = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "tarsctl-serve-test-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "tarsctl")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/tars-ops/tarsctl/cmd/tarsctl").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if bin, err := buildTarsctl(); err == nil {
-		os.RemoveAll(filepath.Dir(bin))
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 type daemonProc struct {
 	cmd  *exec.Cmd
@@ -54,10 +35,7 @@ type daemonProc struct {
 // local profile in a fresh home, and waits for /ready.
 func startDaemon(t *testing.T, extra ...string) *daemonProc {
 	t.Helper()
-	bin, err := buildTarsctl()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := testenv.Tarsctl(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -244,10 +222,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 
 func TestServeRefusesMissingSecretOutsideLocal(t *testing.T) {
 	t.Parallel()
-	bin, err := buildTarsctl()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := testenv.Tarsctl(t)
 	home := t.TempDir()
 	cmd := exec.CommandContext(context.Background(), bin, "serve", "dashboard-api", "--profile", "docker",
 		"--set", "paths.home="+home, "--set", "redis.enabled=false", "--set", "database.driver=sqlite")

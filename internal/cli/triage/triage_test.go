@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,27 +18,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/testenv"
 )
 
-// buildTarsctl builds the real binary once for the package's tests.
-var buildTarsctl = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "tarsctl-triage-test-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "tarsctl")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/tars-ops/tarsctl/cmd/tarsctl").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-func TestMain(m *testing.M) {
-	code := testenv.Main(m)
-	if bin, err := buildTarsctl(); err == nil {
-		os.RemoveAll(filepath.Dir(bin))
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -61,10 +40,7 @@ type stack struct {
 
 func newStack(t *testing.T, extra ...string) *stack {
 	t.Helper()
-	bin, err := buildTarsctl()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := testenv.Tarsctl(t)
 	s := &stack{t: t, bin: bin, home: t.TempDir()}
 	s.args = append([]string{"--profile", "local",
 		"--set", "paths.home=" + s.home,
