@@ -11,6 +11,7 @@ import (
 
 	"github.com/tars-ops/tarsctl/internal/build"
 	agentscmd "github.com/tars-ops/tarsctl/internal/cli/agents"
+	backupcmd "github.com/tars-ops/tarsctl/internal/cli/backup"
 	"github.com/tars-ops/tarsctl/internal/cli/completion"
 	configcmd "github.com/tars-ops/tarsctl/internal/cli/config"
 	keyscmd "github.com/tars-ops/tarsctl/internal/cli/keys"
@@ -113,6 +114,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 		serve.NewCmdServe(f, nil), users.NewCmdUsers(f))
 	add(groupService, triagecmd.NewCmdTriage(f))
 	add(groupService, agentscmd.NewCmdAgents(f))
+	add(groupService, backupcmd.NewCmdBackup(f))
 	add(groupConfig, configcmd.NewCmdConfig(f))
 	add(groupConfig, keyscmd.NewCmdKeys(f), secretscmd.NewCmdSecrets(f))
 	add(groupSupplyChain, sbomcmd.NewCmdSBOM(f), slsacmd.NewCmdSLSA(f), releasecmd.NewCmdRelease(f))
