@@ -123,17 +123,8 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	// that memory back before settling in to serve.
 	debug.FreeOSMemory()
 
-	ln := o.Listener
-	if ln == nil {
-		addr := net.JoinHostPort(cfg.API.Host, strconv.Itoa(cfg.API.Port))
-		ln, err = net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("listen on %s: %w", addr, err)
-		}
-	}
-	tlsCfg, err := daemon.LoadTLS(daemon.TLSFiles{CertFile: cfg.API.TLS.CertFile, KeyFile: cfg.API.TLS.KeyFile, ClientCAFile: cfg.API.TLS.ClientCAFile})
+	ln, tlsCfg, err := services.Listen(cfg, Service, o.Listener)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 

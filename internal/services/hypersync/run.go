@@ -108,18 +108,8 @@ func Run(ctx context.Context, o RunOptions) error {
 		return daemon.StatusOK, nil
 	}})
 
-	ln := o.Listener
-	if ln == nil {
-		spec, _ := services.Lookup(Service)
-		addr := spec.Addr(cfg)
-		ln, err = net.Listen("tcp", addr)
-		if err != nil {
-			return fmt.Errorf("listen on %s: %w", addr, err)
-		}
-	}
-	tlsCfg, err := daemon.LoadTLS(daemon.TLSFiles{CertFile: cfg.API.TLS.CertFile, KeyFile: cfg.API.TLS.KeyFile, ClientCAFile: cfg.API.TLS.ClientCAFile})
+	ln, tlsCfg, err := services.Listen(cfg, Service, o.Listener)
 	if err != nil {
-		ln.Close()
 		return err
 	}
 	log.Info("Starting HyperSync on "+ln.Addr().String(), "tls", tlsCfg != nil, "orchestrator", orch.BaseURL(),
