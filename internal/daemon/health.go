@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -32,12 +33,15 @@ type HealthReport struct {
 	Timestamp string            `json:"timestamp"`
 	Checks    map[string]string `json:"checks"`
 	Errors    []string          `json:"errors,omitempty"`
+
+	body []byte // the report as JSON, rendered once per round of checks
 }
 
 // Healthy reports whether every check passed.
 func (r HealthReport) Healthy() bool { return r.Status == "healthy" }
 
-// health runs checks concurrently and caches the report for ttl.
+// health runs checks concurrently and caches the report for ttl. An
+// expired report is still served while one request refreshes it.
 type health struct {
 	checks  []Check
 	version string
@@ -45,19 +49,40 @@ type health struct {
 	ttl     time.Duration
 	now     func() time.Time
 
-	mu      sync.Mutex
-	cached  HealthReport
-	expires time.Time
+	mu         sync.Mutex
+	cached     HealthReport
+	expires    time.Time
+	refreshing bool // one request is running the checks; others get cached
 }
 
 func (h *health) report(ctx context.Context) HealthReport {
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	// Holding the lock while checking makes concurrent probes wait for one
-	// round of checks instead of each starting their own.
-	if now := h.now(); now.Before(h.expires) {
-		return h.cached
+	now := h.now()
+	if h.expires.IsZero() {
+		// The first report: concurrent probes wait for this one round.
+		rep := h.run(ctx)
+		h.cached, h.expires = rep, h.now().Add(h.ttl)
+		h.mu.Unlock()
+		return rep
 	}
+	if now.Before(h.expires) || h.refreshing {
+		// Fresh, or being refreshed by another request: probes never queue
+		// behind a round of checks.
+		rep := h.cached
+		h.mu.Unlock()
+		return rep
+	}
+	h.refreshing = true
+	h.mu.Unlock()
+	rep := h.run(ctx)
+	h.mu.Lock()
+	h.cached, h.expires, h.refreshing = rep, h.now().Add(h.ttl), false
+	h.mu.Unlock()
+	return rep
+}
+
+// run runs every check concurrently, each with its own timeout.
+func (h *health) run(ctx context.Context) HealthReport {
 	rep := HealthReport{Status: "healthy", Version: h.version, Checks: make(map[string]string, len(h.checks))}
 	type result struct {
 		status string
@@ -91,9 +116,9 @@ func (h *health) report(ctx context.Context) HealthReport {
 		}
 		rep.Checks[c.Name] = r.status
 	}
-	now := h.now()
-	rep.Timestamp = now.UTC().Format(time.RFC3339)
-	h.cached, h.expires = rep, now.Add(h.ttl)
+	rep.Timestamp = h.now().UTC().Format(time.RFC3339)
+	b, _ := json.Marshal(rep) // plain strings and maps: cannot fail
+	rep.body = append(b, '\n')
 	return rep
 }
 
@@ -103,7 +128,11 @@ func (h *health) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !rep.Healthy() {
 		code = http.StatusServiceUnavailable
 	}
-	writeJSON(w, code, rep)
+	// Probes come often: send the bytes rendered with the report.
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_, _ = w.Write(rep.body)
 }
 
 // DiskSpaceCheck fails when the filesystem holding dir has less than
