@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"time"
 
@@ -46,11 +45,11 @@ type CreateResult struct {
 	StaleLock *LockInfo
 }
 
-var tagPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
+var tagPattern = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
 
 // ValidTag reports whether t can be a backup tag: letters, digits, and
 // . _ : - after the first character, at most 64 characters.
-func ValidTag(t string) bool { return tagPattern.MatchString(t) }
+func ValidTag(t string) bool { return tagPattern().MatchString(t) }
 
 // Create writes a new backup set with one part per source, then checks
 // every part file it wrote against the checksum computed while writing.
@@ -75,7 +74,7 @@ func (r *Repository) Create(ctx context.Context, opts CreateOptions) (*CreateRes
 	names := map[string]bool{}
 	for _, s := range opts.Sources {
 		spec := s.Spec()
-		if !namePattern.MatchString(spec.Name) {
+		if !namePattern().MatchString(spec.Name) {
 			return nil, fmt.Errorf("create backup: %q is not a part name (lower-case letters, digits, - and _)", spec.Name)
 		}
 		if names[spec.Name] {

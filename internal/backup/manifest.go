@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -104,13 +105,20 @@ type Part struct {
 	Skipped []string `json:"skipped,omitempty"`
 }
 
+// The patterns compile on first use: counted repetitions such as {0,127}
+// cost milliseconds to compile, which every tarsctl command would pay at
+// start-up if they were compiled at package init.
 var (
-	idPattern     = regexp.MustCompile(`^[0-9]{8}-[0-9]{6}-[0-9a-f]{8}$`)
-	namePattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-	filePattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
-	keyIDPattern  = regexp.MustCompile(`^[0-9a-f]{16}$`)
-	sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	idPattern     = lazyRegexp(`^[0-9]{8}-[0-9]{6}-[0-9a-f]{8}$`)
+	namePattern   = lazyRegexp(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	filePattern   = lazyRegexp(`^[a-z0-9][a-z0-9._-]{0,127}$`)
+	keyIDPattern  = lazyRegexp(`^[0-9a-f]{16}$`)
+	sha256Pattern = lazyRegexp(`^[0-9a-f]{64}$`)
 )
+
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 var knownFormats = map[string][]string{
 	KindPostgres:  {FormatPgCustom, FormatPgSQL},
@@ -122,7 +130,7 @@ var knownFormats = map[string][]string{
 
 // ValidID reports whether id has the form of a backup set id:
 // YYYYMMDD-HHMMSS-xxxxxxxx.
-func ValidID(id string) bool { return idPattern.MatchString(id) }
+func ValidID(id string) bool { return idPattern().MatchString(id) }
 
 // ParseManifest decodes and validates a manifest. Errors wrap [ErrManifest]
 // and name the field at fault.
@@ -167,7 +175,7 @@ func (m *Manifest) Validate() error {
 	if m.Time.IsZero() {
 		return bad("time is missing")
 	}
-	if m.Encryption != nil && (m.Encryption.Algorithm != EncryptionAlgorithm || !keyIDPattern.MatchString(m.Encryption.KeyID)) {
+	if m.Encryption != nil && (m.Encryption.Algorithm != EncryptionAlgorithm || !keyIDPattern().MatchString(m.Encryption.KeyID)) {
 		return bad("encryption is %+v, want algorithm %s and a 16-hex-digit key id", *m.Encryption, EncryptionAlgorithm)
 	}
 	if len(m.Parts) == 0 {
@@ -177,7 +185,7 @@ func (m *Manifest) Validate() error {
 	files := map[string]bool{ManifestFile: true, SumsFile: true, verifyFile: true}
 	for i, p := range m.Parts {
 		where := fmt.Sprintf("parts[%d]", i)
-		if !namePattern.MatchString(p.Name) {
+		if !namePattern().MatchString(p.Name) {
 			return bad("%s.name %q is not a part name (lower-case letters, digits, - and _)", where, p.Name)
 		}
 		if names[p.Name] {
@@ -191,20 +199,20 @@ func (m *Manifest) Validate() error {
 		if !slices.Contains(formats, p.Format) {
 			return bad("%s.format %q is not a format of kind %s", where, p.Format, p.Kind)
 		}
-		if !filePattern.MatchString(p.File) || strings.Contains(p.File, "..") || files[p.File] {
+		if !filePattern().MatchString(p.File) || strings.Contains(p.File, "..") || files[p.File] {
 			return bad("%s.file %q is not a plain file name of its own", where, p.File)
 		}
 		files[p.File] = true
 		if p.Compression != CompressionNone && p.Compression != CompressionZstd {
 			return bad("%s.compression %q: want none or zstd", where, p.Compression)
 		}
-		if p.KeyID != "" && !keyIDPattern.MatchString(p.KeyID) {
+		if p.KeyID != "" && !keyIDPattern().MatchString(p.KeyID) {
 			return bad("%s.encryption_key_id %q is not 16 hex digits", where, p.KeyID)
 		}
 		if (p.KeyID != "") != (m.Encryption != nil) || (m.Encryption != nil && p.KeyID != m.Encryption.KeyID) {
 			return bad("%s.encryption_key_id %q does not match the set's encryption", where, p.KeyID)
 		}
-		if !sha256Pattern.MatchString(p.SHA256) {
+		if !sha256Pattern().MatchString(p.SHA256) {
 			return bad("%s.sha256 %q is not 64 lower-case hex digits", where, p.SHA256)
 		}
 		if p.Size < 0 || p.RawSize < 0 || p.Entries < 0 {
@@ -270,7 +278,7 @@ func parseSums(data []byte) (sums, error) {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	for line := 1; sc.Scan(); line++ {
 		sum, name, ok := strings.Cut(sc.Text(), "  ")
-		if !ok || !sha256Pattern.MatchString(sum) || (name != ManifestFile && !filePattern.MatchString(name)) {
+		if !ok || !sha256Pattern().MatchString(sum) || (name != ManifestFile && !filePattern().MatchString(name)) {
 			return nil, fmt.Errorf("%s line %d: want \"SHA256  FILE\"", SumsFile, line)
 		}
 		if _, dup := s[name]; dup {
