@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 )
 
@@ -231,4 +232,15 @@ func startOnFreePort(ctx context.Context, pick func() (int, error), start func(c
 		}
 	}
 	return fmt.Errorf("tried %d ports: %w", startAttempts, err)
+}
+
+// FreePort returns a loopback port that was free a moment ago, for tests
+// that must hand a port number to a process they start.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
 }

@@ -3,7 +3,6 @@ package lifecycle
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,16 +13,6 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // stack is one local T.A.R.S. home with its own ports.
 type stack struct {
@@ -39,9 +28,9 @@ func newStack(t *testing.T) *stack {
 	s := &stack{t: t, bin: bin, home: t.TempDir()}
 	s.args = []string{"--profile", "local",
 		"--set", "paths.home=" + s.home,
-		"--set", fmt.Sprintf("api.port=%d", freePort(t)),
-		"--set", fmt.Sprintf("services.orchestration_agent.port=%d", freePort(t)),
-		"--set", fmt.Sprintf("services.hypersync.port=%d", freePort(t)),
+		"--set", fmt.Sprintf("api.port=%d", testenv.FreePort(t)),
+		"--set", fmt.Sprintf("services.orchestration_agent.port=%d", testenv.FreePort(t)),
+		"--set", fmt.Sprintf("services.hypersync.port=%d", testenv.FreePort(t)),
 	}
 	t.Cleanup(func() { s.run("stop", "--all", "--timeout", "5s") })
 	return s

@@ -58,13 +58,7 @@ func NewCmdStart(f *cmdutil.Factory, runF func(context.Context, *StartOptions) e
 				return err
 			}
 			opts.Services, opts.Output, opts.Quiet = svcs, f.Globals.Output, f.Globals.Quiet
-			opts.Supervisor = func() (*supervisor.Supervisor, error) {
-				cfg, err := f.Config()
-				if err != nil {
-					return nil, err
-				}
-				return NewSupervisor(f, cfg)
-			}
+			opts.Supervisor = supervisorFunc(f)
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,16 +24,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 type stack struct {
 	t    *testing.T
 	bin  string
@@ -46,7 +35,7 @@ type stack struct {
 func newStack(t *testing.T) *stack {
 	t.Helper()
 	bin := testenv.Tarsctl(t)
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	s := &stack{t: t, bin: bin, home: t.TempDir(), url: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	s.args = []string{"--profile", "local",
 		"--set", "paths.home=" + s.home,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tars-ops/tarsctl/internal/auth"
+	"github.com/tars-ops/tarsctl/internal/testenv"
 )
 
 // TestBundleRedactsPlantedSecrets plants secrets in the config file, the
@@ -28,7 +29,7 @@ func TestBundleRedactsPlantedSecrets(t *testing.T) {
 	)
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "tars.yaml")
-	dead := freePort(t)
+	dead := testenv.FreePort(t)
 	yaml := fmt.Sprintf("redis:\n  enabled: true\n  host: 127.0.0.1\n  port: %d\n  password: %s\ndatabase:\n  url: postgres://tars:%s@127.0.0.1:%d/tars?sslmode=disable\n", dead, redisPw, pgPw, dead)
 	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package triage
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,16 +19,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 type stack struct {
 	t    *testing.T
 	bin  string
@@ -44,9 +33,9 @@ func newStack(t *testing.T, extra ...string) *stack {
 	s := &stack{t: t, bin: bin, home: t.TempDir()}
 	s.args = append([]string{"--profile", "local",
 		"--set", "paths.home=" + s.home,
-		"--set", fmt.Sprintf("api.port=%d", freePort(t)),
-		"--set", fmt.Sprintf("services.orchestration_agent.port=%d", freePort(t)),
-		"--set", fmt.Sprintf("services.hypersync.port=%d", freePort(t)),
+		"--set", fmt.Sprintf("api.port=%d", testenv.FreePort(t)),
+		"--set", fmt.Sprintf("services.orchestration_agent.port=%d", testenv.FreePort(t)),
+		"--set", fmt.Sprintf("services.hypersync.port=%d", testenv.FreePort(t)),
 	}, extra...)
 	t.Cleanup(func() { s.run("stop", "--all", "--timeout", "5s") })
 	return s
@@ -131,7 +120,7 @@ func TestDaemonKilled(t *testing.T) {
 
 func TestNotRunningAndSecretsHidden(t *testing.T) {
 	t.Parallel()
-	dead := freePort(t)
+	dead := testenv.FreePort(t)
 	const redisPw, pgPw, jwtSecret = "PlantedRedisPw9931", "PlantedPgPw7719", "PlantedJWTSecret-0123456789abcdef"
 	s := newStack(t,
 		"--set", "redis.enabled=true", "--set", "redis.host=127.0.0.1", "--set", fmt.Sprintf("redis.port=%d", dead),
