@@ -33,6 +33,9 @@ var (
 	ErrInvalidUsername = errors.New("invalid username")
 	// ErrInvalidRole means a role is not one of [Roles].
 	ErrInvalidRole = errors.New("invalid role")
+	// ErrLastAdmin means a change would leave no admin account, and so
+	// nobody who can manage users through the API.
+	ErrLastAdmin = errors.New("it is the last admin")
 )
 
 // User is one account. PasswordHash is a PHC-format hash (argon2id); the

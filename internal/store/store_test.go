@@ -55,6 +55,8 @@ func runSuite(t *testing.T, newOptions opener) {
 		{"UserValidation", testUserValidation},
 		{"DuplicateUser", testDuplicateUser},
 		{"ConcurrentCreateUser", testConcurrentCreateUser},
+		{"LastAdmin", testLastAdmin},
+		{"ConcurrentDemoteAdmins", testConcurrentDemoteAdmins},
 		{"Agents", testAgents},
 		{"MigrationsIdempotent", testMigrationsIdempotent},
 		{"ConcurrentOpen", testConcurrentOpen},
@@ -551,4 +553,78 @@ func deadPostgresURL(t *testing.T, password string) string {
 		t.Fatal(err)
 	}
 	return "postgres://tars:" + password + "@" + addr + "/tars?sslmode=disable"
+}
+
+func testLastAdmin(t *testing.T, opts Options) {
+	ctx := t.Context()
+	db := open(t, opts)
+	for _, u := range []User{{Username: "root", Role: RoleAdmin}, {Username: "bob", Role: RoleViewer}} {
+		u.PasswordHash = "$argon2id$x"
+		if err := db.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.DeleteUser(ctx, "root"); !errors.Is(err, ErrLastAdmin) {
+		t.Errorf("DeleteUser(only admin) = %v, want ErrLastAdmin", err)
+	}
+	if err := db.SetRole(ctx, "root", RoleOperator); !errors.Is(err, ErrLastAdmin) {
+		t.Errorf("SetRole(only admin, operator) = %v, want ErrLastAdmin", err)
+	}
+	if u, err := db.GetUser(ctx, "root"); err != nil || u.Role != RoleAdmin {
+		t.Fatalf("root after refused changes = %+v, %v; want an unchanged admin", u, err)
+	}
+	// Others are unaffected, and with a second admin the first may go.
+	if err := db.SetRole(ctx, "bob", RoleOperator); err != nil {
+		t.Fatalf("SetRole(bob): %v", err)
+	}
+	if err := db.SetRole(ctx, "bob", RoleAdmin); err != nil {
+		t.Fatalf("SetRole(bob, admin): %v", err)
+	}
+	if err := db.DeleteUser(ctx, "root"); err != nil {
+		t.Fatalf("DeleteUser(root) with another admin: %v", err)
+	}
+	if err := db.DeleteUser(ctx, "bob"); !errors.Is(err, ErrLastAdmin) {
+		t.Errorf("DeleteUser(bob, now the only admin) = %v, want ErrLastAdmin", err)
+	}
+	if err := db.SetRole(ctx, "ghost", RoleViewer); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SetRole(ghost) = %v, want ErrNotFound", err)
+	}
+}
+
+// testConcurrentDemoteAdmins demotes both of two admins at once, many
+// times: exactly one demotion may win each time, never both.
+func testConcurrentDemoteAdmins(t *testing.T, opts Options) {
+	ctx := t.Context()
+	db := open(t, opts)
+	names := []string{"a", "b"}
+	for _, name := range names {
+		if err := db.CreateUser(ctx, User{Username: name, Role: RoleAdmin, PasswordHash: "$argon2id$x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 20 {
+		var wg sync.WaitGroup
+		for _, name := range names {
+			wg.Go(func() { _ = db.SetRole(ctx, name, RoleViewer) })
+		}
+		wg.Wait()
+		admins := 0
+		for _, name := range names {
+			u, err := db.GetUser(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.Role == RoleAdmin {
+				admins++
+			}
+		}
+		if admins != 1 {
+			t.Fatalf("round %d: %d admins left after demoting both of two at once, want 1", i, admins)
+		}
+		for _, name := range names {
+			if err := db.SetRole(ctx, name, RoleAdmin); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }

@@ -152,7 +152,13 @@ func (db *DB) SetRole(ctx context.Context, username, role string) error {
 	if err := checkRole(role); err != nil {
 		return fmt.Errorf("set role of user %q: %w", username, err)
 	}
-	return db.updateUser(ctx, "set role of", username, "role", role)
+	if role == RoleAdmin {
+		return db.updateUser(ctx, "set role of", username, "role", role)
+	}
+	return db.withAdminsLocked(ctx, "set role of", username, func(tx *sql.Tx) (sql.Result, error) {
+		return tx.ExecContext(ctx, db.q(`UPDATE users SET role = ?, updated_at = ? WHERE username = ?`),
+			role, timestamp(db.now()), username)
+	})
 }
 
 // SetTOTPSecret sets the base32 TOTP secret of username; an empty secret
@@ -169,10 +175,57 @@ func (db *DB) updateUser(ctx context.Context, op, username, column, value string
 	return db.checkOne(res, err, op, username)
 }
 
-// DeleteUser removes username, or returns [ErrNotFound].
+// DeleteUser removes username, or returns [ErrNotFound], or [ErrLastAdmin]
+// for the only admin.
 func (db *DB) DeleteUser(ctx context.Context, username string) error {
-	res, err := db.w.ExecContext(ctx, db.q(`DELETE FROM users WHERE username = ?`), username)
-	return db.checkOne(res, err, "delete", username)
+	return db.withAdminsLocked(ctx, "delete", username, func(tx *sql.Tx) (sql.Result, error) {
+		return tx.ExecContext(ctx, db.q(`DELETE FROM users WHERE username = ?`), username)
+	})
+}
+
+// withAdminsLocked runs change, which takes username's admin role away (by
+// deleting or demoting it), in a transaction that first reads the admins,
+// and refuses with [ErrLastAdmin] when username is the only one. On
+// PostgreSQL the admin rows are locked, so two sessions demoting the last
+// two admins cannot both succeed; SQLite has one writer, and a concurrent
+// write between the read and the change fails the transaction instead.
+func (db *DB) withAdminsLocked(ctx context.Context, op, username string, change func(*sql.Tx) (sql.Result, error)) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s user %q: %w", op, username, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	query := `SELECT username FROM users WHERE role = ?`
+	if db.kind == DriverPostgres {
+		query += ` FOR UPDATE`
+	}
+	rows, err := tx.QueryContext(ctx, db.q(query), RoleAdmin)
+	if err != nil {
+		return fmt.Errorf("%s user %q: %w", op, username, err)
+	}
+	var admins []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return fmt.Errorf("%s user %q: %w", op, username, err)
+		}
+		admins = append(admins, name)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("%s user %q: %w", op, username, err)
+	}
+	if len(admins) == 1 && admins[0] == username {
+		return fmt.Errorf("%s user %q: %w", op, username, ErrLastAdmin)
+	}
+	res, err := change(tx)
+	if err := db.checkOne(res, err, op, username); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s user %q: %w", op, username, err)
+	}
+	return nil
 }
 
 // checkOne turns the result of a statement on one user into an error:

@@ -106,7 +106,7 @@ func NewCmdSetRole(f *cmdutil.Factory, open func(context.Context) (Store, error)
 	return newModifyCmd(f, open, runF, modifyCmd{
 		use:     "set-role USERNAME ROLE",
 		short:   "Change a user's role",
-		long:    "Give an account another role: admin, operator or viewer. Tokens already issued keep their role until they expire; refreshed tokens get the new one.",
+		long:    "Give an account another role: admin, operator or viewer. Tokens already issued keep their role until they expire; refreshed tokens get the new one. The only admin cannot be demoted: make another account admin first.",
 		example: "$ tarsctl users set-role alice admin",
 		args:    cmdutil.ExactArgs(2, "a USERNAME and a ROLE (admin, operator or viewer)"),
 		check: func(o *ModifyOptions, args []string) error {
@@ -179,7 +179,8 @@ func NewCmdDelete(f *cmdutil.Factory, open func(context.Context) (Store, error),
 		long: heredoc.Doc(`
 			Delete an account. Its refresh tokens stop working at once; access
 			tokens already issued expire within auth.jwt_expiry. Asks for
-			confirmation on a terminal; elsewhere needs --yes.
+			confirmation on a terminal; elsewhere needs --yes. The only admin
+			cannot be deleted: make another account admin first.
 		`),
 		example: heredoc.Doc(`
 			$ tarsctl users delete alice

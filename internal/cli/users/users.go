@@ -127,6 +127,10 @@ func notFound(err error, username string) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return cmdutil.WithHint(fmt.Errorf("user %q not found", username), "run `tarsctl users list` to see the accounts")
 	}
+	if errors.Is(err, store.ErrLastAdmin) {
+		return cmdutil.WithHint(cmdutil.Failed(fmt.Errorf("%q is the only admin: without an admin nobody can manage users through the API", username)),
+			"make another account admin first: tarsctl users set-role OTHER admin")
+	}
 	return err
 }
 

@@ -121,6 +121,17 @@ func TestAddListPasswdSetRoleDelete(t *testing.T) {
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("alice still there: %v", err)
 	}
+
+	// bob is now the only admin: neither deleted nor demoted.
+	err = deleteRun(ctx, &ModifyOptions{IO: ios, Open: open, Username: "bob", Yes: true})
+	var exitErr *cmdutil.ExitError
+	if !errors.As(err, &exitErr) || exitErr.Code != cmdutil.ExitFailure || !strings.Contains(err.Error(), `"bob" is the only admin`) || len(cmdutil.Hints(err)) == 0 {
+		t.Errorf("deleting the last admin: %v, want exit 1 with a hint", err)
+	}
+	cmdSetRole.SetArgs([]string{"bob", "viewer"})
+	if err := cmdSetRole.Execute(); err == nil || !strings.Contains(err.Error(), "only admin") {
+		t.Errorf("demoting the last admin: %v", err)
+	}
 }
 
 func TestNewCmdFlagChecks(t *testing.T) {
