@@ -228,13 +228,16 @@ func Build(opts Options) (*File, error) {
 			env[config.EnvVarFor("redis.password")] = "file:/run/secrets/redis_password"
 		}
 	}
+	// Only the dashboard API uses the database, and only it gets the
+	// password.
+	dbEnv := map[string]string{}
 	if usePostgres {
-		env[config.EnvVarFor("database.host")] = Postgres
-		env[config.EnvVarFor("database.port")] = "5432"
-		env[config.EnvVarFor("database.password")] = "file:/run/secrets/db_password"
+		dbEnv[config.EnvVarFor("database.host")] = Postgres
+		dbEnv[config.EnvVarFor("database.port")] = "5432"
+		dbEnv[config.EnvVarFor("database.password")] = "file:/run/secrets/db_password"
 		// postgres:14-alpine serves no TLS; the database travels only on
 		// the stack's own network.
-		env[config.EnvVarFor("database.sslmode")] = "disable"
+		dbEnv[config.EnvVarFor("database.sslmode")] = "disable"
 	}
 	env[config.EnvVarFor("api.host")] = "0.0.0.0"
 	env[config.EnvVarFor("paths.home")] = containerHome
@@ -289,6 +292,9 @@ func Build(opts Options) (*File, error) {
 			svc.DependsOn[ServiceName(d)] = Dependency{Condition: "service_healthy"}
 		}
 		if spec.Name == services.DashboardAPI {
+			for k, v := range dbEnv {
+				svc.Environment[k] = v
+			}
 			if usePostgres {
 				svc.DependsOn[Postgres] = Dependency{Condition: "service_healthy"}
 				svc.Secrets = append(svc.Secrets, addSecret(secretDBPassword))

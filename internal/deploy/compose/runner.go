@@ -34,8 +34,8 @@ type Runner struct {
 	Docker string
 	// File is the Compose file.
 	File string
-	// Getenv reads DOCKER_HOST (default os.Getenv).
-	Getenv func(string) string
+	// Env is docker's environment (nil: this process's).
+	Env []string
 	// Stdin, Stdout and Stderr are the streams `docker compose` runs with.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
@@ -52,17 +52,15 @@ func (r *Runner) Check(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	getenv := r.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
 	timeout := r.CheckTimeout
 	if timeout <= 0 {
 		timeout = DefaultCheckTimeout
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	out, err := exec.CommandContext(cctx, docker, "info", "--format", "{{.ServerVersion}}").CombinedOutput()
+	info := exec.CommandContext(cctx, docker, "info", "--format", "{{.ServerVersion}}")
+	info.Env = r.Env
+	out, err := info.CombinedOutput()
 	if cctx.Err() == context.DeadlineExceeded {
 		return fmt.Errorf("%w: `docker info` did not answer within %s", ErrNoEngine, timeout)
 	}
@@ -70,14 +68,16 @@ func (r *Runner) Check(ctx context.Context) error {
 		msg := firstLine(out, err)
 		// The usual cause on a machine without an engine; docker's own
 		// message only asks whether the daemon is running.
-		if sock := unixSocket(getenv("DOCKER_HOST")); sock != "" {
+		if sock := unixSocket(r.getenv("DOCKER_HOST")); sock != "" {
 			if _, serr := os.Stat(sock); errors.Is(serr, os.ErrNotExist) {
 				msg += " (the socket " + sock + " does not exist)"
 			}
 		}
 		return fmt.Errorf("%w: `docker info` failed: %s", ErrNoEngine, msg)
 	}
-	out, err = exec.CommandContext(ctx, docker, "compose", "version", "--short").CombinedOutput()
+	version := exec.CommandContext(ctx, docker, "compose", "version", "--short")
+	version.Env = r.Env
+	out, err = version.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%w: `docker compose version` failed: %s", ErrNoCompose, firstLine(out, err))
 	}
@@ -93,7 +93,7 @@ func (r *Runner) Run(ctx context.Context, args ...string) (int, error) {
 		return 0, err
 	}
 	cmd := exec.CommandContext(ctx, docker, r.Args(args...)...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = r.Stdin, r.Stdout, r.Stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr, cmd.Env = r.Stdin, r.Stdout, r.Stderr, r.Env
 	// On cancellation (Ctrl-C) docker gets SIGINT, as from a terminal, so
 	// `logs -f` and `up` stop the way they do when run by hand.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
@@ -112,6 +112,19 @@ func (r *Runner) Run(ctx context.Context, args ...string) (int, error) {
 // Args is the docker command line Run uses, without "docker".
 func (r *Runner) Args(args ...string) []string {
 	return append([]string{"compose", "-f", r.File}, args...)
+}
+
+func (r *Runner) getenv(key string) string {
+	if r.Env == nil {
+		return os.Getenv(key)
+	}
+	v := ""
+	for _, kv := range r.Env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
+			v = val // the last one wins, as for exec
+		}
+	}
+	return v
 }
 
 func (r *Runner) path() (string, error) {

@@ -57,7 +57,8 @@ func NewCmdCompose(f *cmdutil.Factory) *cobra.Command {
 // RunOptions are what up, down, ps and logs share.
 type RunOptions struct {
 	IO     *iostreams.IOStreams
-	Getenv func(string) string
+	// Env is docker's environment (nil: this process's).
+	Env []string
 	// Docker is the docker command (default "docker" in PATH).
 	Docker string
 	File   string
@@ -80,7 +81,7 @@ func composeRun(ctx context.Context, opts *RunOptions) error {
 		}
 		return cmdutil.FlagErrorWrap(fmt.Errorf("compose file: %w", err))
 	}
-	r := &compose.Runner{Docker: opts.Docker, File: opts.File, Getenv: opts.Getenv, Stdin: opts.IO.In, Stdout: opts.IO.Out, Stderr: opts.IO.ErrOut}
+	r := &compose.Runner{Docker: opts.Docker, File: opts.File, Env: opts.Env, Stdin: opts.IO.In, Stdout: opts.IO.Out, Stderr: opts.IO.ErrOut}
 	if err := r.Check(ctx); err != nil {
 		return explain(err)
 	}

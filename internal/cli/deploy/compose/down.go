@@ -12,7 +12,7 @@ import (
 
 // NewCmdDown returns `tarsctl deploy compose down`.
 func NewCmdDown(f *cmdutil.Factory, runF func(context.Context, *RunOptions) error) *cobra.Command {
-	opts := &RunOptions{IO: f.IOStreams, Getenv: f.Getenv}
+	opts := &RunOptions{IO: f.IOStreams}
 	var volumes, yes bool
 	cmd := &cobra.Command{
 		Use:   "down [--file FILE] [--volumes --yes]",

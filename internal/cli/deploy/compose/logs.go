@@ -12,7 +12,7 @@ import (
 
 // NewCmdLogs returns `tarsctl deploy compose logs`.
 func NewCmdLogs(f *cmdutil.Factory, runF func(context.Context, *RunOptions) error) *cobra.Command {
-	opts := &RunOptions{IO: f.IOStreams, Getenv: f.Getenv}
+	opts := &RunOptions{IO: f.IOStreams}
 	var follow bool
 	var tail int
 	cmd := &cobra.Command{

@@ -11,7 +11,7 @@ import (
 
 // NewCmdPs returns `tarsctl deploy compose ps`.
 func NewCmdPs(f *cmdutil.Factory, runF func(context.Context, *RunOptions) error) *cobra.Command {
-	opts := &RunOptions{IO: f.IOStreams, Getenv: f.Getenv}
+	opts := &RunOptions{IO: f.IOStreams}
 	var all bool
 	cmd := &cobra.Command{
 		Use:   "ps [SERVICE...] [--file FILE]",

@@ -11,7 +11,7 @@ import (
 
 // NewCmdUp returns `tarsctl deploy compose up`.
 func NewCmdUp(f *cmdutil.Factory, runF func(context.Context, *RunOptions) error) *cobra.Command {
-	opts := &RunOptions{IO: f.IOStreams, Getenv: f.Getenv}
+	opts := &RunOptions{IO: f.IOStreams}
 	var noWait, attach bool
 	cmd := &cobra.Command{
 		Use:   "up [SERVICE...] [--file FILE]",
