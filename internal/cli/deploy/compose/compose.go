@@ -56,7 +56,7 @@ func NewCmdCompose(f *cmdutil.Factory) *cobra.Command {
 
 // RunOptions are what up, down, ps and logs share.
 type RunOptions struct {
-	IO     *iostreams.IOStreams
+	IO *iostreams.IOStreams
 	// Env is docker's environment (nil: this process's).
 	Env []string
 	// Docker is the docker command (default "docker" in PATH).
