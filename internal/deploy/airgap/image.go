@@ -197,7 +197,7 @@ func writeLayer(path, binary string, mtime time.Time) (err error) {
 			err = cerr
 		}
 	}()
-	gz, err := gzip.NewWriterLevel(out, gzip.BestCompression)
+	gz, err := gzip.NewWriterLevel(out, gzip.DefaultCompression)
 	if err != nil {
 		return err
 	}
