@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/MakeNowJust/heredoc/v2"
@@ -58,7 +59,8 @@ type BundleOptions struct {
 	Quiet      bool
 }
 
-var versionRE = regexp.MustCompile(`^v\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$`)
+// versionRE is compiled on first use: package init runs at every tarsctl start.
+var versionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^v\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$`) })
 
 // NewCmdBundle returns `tarsctl deploy airgap bundle`.
 func NewCmdBundle(f *cmdutil.Factory, runF func(context.Context, *BundleOptions) error) *cobra.Command {
@@ -112,7 +114,7 @@ func NewCmdBundle(f *cmdutil.Factory, runF func(context.Context, *BundleOptions)
 		Args: cmdutil.ExactArgs(1, "the release VERSION, such as v1.0.2"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Version, opts.Quiet = args[0], f.Globals.Quiet
-			if !versionRE.MatchString(opts.Version) {
+			if !versionRE().MatchString(opts.Version) {
 				return cmdutil.FlagErrorf("invalid VERSION %q: want vMAJOR.MINOR.PATCH, such as v1.0.2", opts.Version)
 			}
 			if opts.File == "" {

@@ -81,6 +81,9 @@ func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *RenderOptions)
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Quiet = f.Globals.Quiet
+			if opts.Image == "" {
+				opts.Image = compose.DefaultImage(build.Info().Version)
+			}
 			if opts.File == "" {
 				return cmdutil.FlagErrorf("--output needs a file name, or - for stdout")
 			}
@@ -102,7 +105,9 @@ func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *RenderOptions)
 	fl := cmd.Flags()
 	// --output names the file here; it shadows the global -o.
 	fl.StringVarP(&opts.File, "output", "o", DefaultFile, "file to write, - for stdout")
-	fl.StringVar(&opts.Image, "image", compose.DefaultImage(build.Info().Version), "tarsctl image the daemons run")
+	// The default depends on the version, so it is filled in by RunE (a
+	// version in the flag default would make the generated docs vary).
+	fl.StringVar(&opts.Image, "image", "", "tarsctl image the daemons run (default "+compose.DefaultRepository+":VERSION of this tarsctl)")
 	fl.StringVar(&opts.RedisImage, "redis-image", compose.DefaultRedisImage, "Redis image")
 	fl.StringVar(&opts.PostgresImage, "postgres-image", compose.DefaultPostgresImage, "PostgreSQL image")
 	fl.StringVar(&opts.Project, "project", compose.DefaultProject, "Compose project name")
