@@ -41,7 +41,7 @@ var testBinaries = sync.OnceValues(func() (map[Platform]string, error) {
 	out := map[Platform]string{}
 	for _, p := range DefaultPlatforms {
 		bin := filepath.Join(dir, "hello-"+p.Arch)
-		cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./testdata/hello")
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./testdata/hello")
 		cmd.Env = append(os.Environ(), "GOOS="+p.OS, "GOARCH="+p.Arch, "CGO_ENABLED=0")
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return nil, errors.New("go build testdata/hello: " + err.Error() + "\n" + string(b))
