@@ -32,7 +32,9 @@ const (
 	SigFile  = "SHA256SUMS.sig"
 )
 
-// ChartFunc writes the packaged Helm chart (a .tgz) of version to w.
+// ChartFunc writes the packaged Helm chart (a .tgz) of version to w;
+// appVersion is the image tag the chart runs by default. The bundle passes
+// the image's tag ("1.0.2") for both.
 type ChartFunc func(w io.Writer, version, appVersion string) error
 
 // BundleOptions describe one air-gap bundle.
@@ -231,7 +233,7 @@ func WriteBundle(ctx context.Context, w io.Writer, opts BundleOptions) (*Manifes
 	// 3. Chart.
 	if opts.Chart != nil {
 		rep.Report(progress.Event{Phase: "package chart"})
-		err := writeStaged(filepath.Join(root, ChartFile(opts.Version)), func(w io.Writer) error { return opts.Chart(w, tag, opts.Version) })
+		err := writeStaged(filepath.Join(root, ChartFile(opts.Version)), func(w io.Writer) error { return opts.Chart(w, tag, tag) })
 		if err != nil {
 			return nil, fmt.Errorf("package chart: %w", err)
 		}

@@ -170,7 +170,7 @@ func TestBundleVerifyEndToEnd(t *testing.T) {
 	}
 	if o, code := run("deploy", "airgap", "bundle", "v1.0.2", "--platforms", self, "--signing-key", key, "-o", out); code != 0 {
 		t.Fatalf("bundle: exit %d\n%s", code, o)
-	} else if !strings.Contains(o, self+": "+bin+" (the running tarsctl)") || !strings.Contains(o, "signed by key") {
+	} else if !strings.Contains(o, self+": "+bin+" (the running tarsctl)") || !strings.Contains(o, "signed by key") || strings.Contains(o, "no Helm chart") {
 		t.Errorf("bundle output:\n%s", o)
 	}
 	if o, code := run("deploy", "airgap", "bundle", "v1.0.2", "--platforms", self, "--signing-key", key, "-o", out); code != 2 || !strings.Contains(o, "already exists") {

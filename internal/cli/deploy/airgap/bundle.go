@@ -25,6 +25,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/deploy/airgap"
+	"github.com/tars-ops/tarsctl/internal/deploy/chart"
 	"github.com/tars-ops/tarsctl/internal/deploy/compose"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/sbom"
@@ -32,10 +33,8 @@ import (
 	"github.com/tars-ops/tarsctl/internal/ui"
 )
 
-// packageChart packages the Helm chart into the bundle; nil while the
-// chart is not part of this build (charts/ is then left out, with a
-// warning). It is internal/deploy/chart.Package once that is merged.
-var packageChart airgap.ChartFunc
+// packageChart packages the embedded Helm chart into the bundle.
+var packageChart airgap.ChartFunc = chart.Package
 
 // BundleOptions are the inputs of `tarsctl deploy airgap bundle`.
 type BundleOptions struct {
