@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test-deps.sh installs the programs the tests need when they are missing:
-# redis-server and the PostgreSQL 15 server binaries (initdb, postgres,
-# pg_dump), plus the unprivileged "postgres" OS user that internal/testenv runs
+# redis-server, skopeo and the PostgreSQL 15 server binaries (initdb,
+# postgres, pg_dump), plus the unprivileged "postgres" OS user that internal/testenv runs
 # PostgreSQL as when the tests run as root. It is idempotent and prints one
 # line when everything is already present. As root it installs Debian packages
 # with apt-get; as any other user it only checks, and fails with what to install.
@@ -86,6 +86,15 @@ if [[ -n "$missing_tools" ]]; then
 	apt_install postgresql-15
 	missing_tools="$(missing_pg_tools)"
 	[[ -z "$missing_tools" ]] || die "$missing_tools still missing from $pg_bin after installing postgresql-15"
+	changed=1
+fi
+
+# skopeo reads the air-gap bundle's image tarball in internal/deploy/airgap's
+# tests, a second opinion beside go-containerregistry.
+if ! command -v skopeo >/dev/null 2>&1; then
+	is_root || die "skopeo not found: run as root, or install it: sudo apt-get install -y skopeo"
+	apt_install skopeo
+	command -v skopeo >/dev/null 2>&1 || die "skopeo still not found after installing the skopeo package"
 	changed=1
 fi
 

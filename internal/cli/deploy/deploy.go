@@ -1,0 +1,40 @@
+// Package deploy implements `tarsctl deploy`: the ways T.A.R.S. is deployed
+// beyond one machine. Each way is a subcommand group in a package of its
+// own (compose, airgap, ...); this package only groups them.
+package deploy
+
+import (
+	"github.com/MakeNowJust/heredoc/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/tars-ops/tarsctl/internal/cli/deploy/airgap"
+	"github.com/tars-ops/tarsctl/internal/cli/deploy/compose"
+	"github.com/tars-ops/tarsctl/internal/cmdutil"
+)
+
+// NewCmdDeploy returns the `tarsctl deploy` command group.
+func NewCmdDeploy(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "deploy <command>",
+		Short: "Deploy T.A.R.S. with Docker Compose, Kubernetes or an air-gapped bundle",
+		Long: heredoc.Doc(`
+			Deploy T.A.R.S. beyond one machine (tarsctl start runs it on this one):
+
+			  compose   render a Docker Compose stack and run docker compose on it
+			  airgap    build, verify and load an offline bundle: images, chart,
+			            binaries, SBOMs, provenance, signed checksums
+
+			Every container runs the tarsctl image with "serve SERVICE".
+		`),
+		Example: heredoc.Doc(`
+			$ tarsctl deploy compose render && tarsctl deploy compose up
+			$ tarsctl deploy airgap bundle v1.0.2 --output tars-v1.0.2-airgap.tar.gz
+		`),
+	}
+	cmdutil.GroupCommand(cmd)
+	cmd.AddCommand(
+		compose.NewCmdCompose(f),
+		airgap.NewCmdAirgap(f),
+	)
+	return cmd
+}
