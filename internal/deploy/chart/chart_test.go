@@ -143,9 +143,22 @@ func TestProfileValues(t *testing.T) {
 				t.Errorf("%s sets %v, production %v", p, a, b)
 			}
 		}
-		// A literal secret never reaches the values (and so the ConfigMap).
-		if s := yamlString(t, cfg); strings.Contains(s, "password: \"\"") {
-			t.Errorf("%s: empty secret in config values:\n%s", p, s)
+		// A literal secret never reaches the values (and so the ConfigMap);
+		// every secret key is set, to "" or a reference, so that
+		// production's values.yaml never shows through.
+		for _, f := range config.Fields() {
+			if f.Kind != config.KindSecret {
+				continue
+			}
+			parts := strings.Split(f.Key, ".")
+			path := make([]any, len(parts))
+			for i, s := range parts {
+				path[i] = s
+			}
+			s, ok := get(cfg, path...).(string)
+			if !ok || (s != "" && !config.Secret(s).IsReference()) {
+				t.Errorf("%s: config %s = %v, want \"\" or a file:/env: reference", p, f.Key, get(cfg, path...))
+			}
 		}
 	}
 	if _, err := tarschart.ProfileValues("prod"); err == nil || !strings.Contains(err.Error(), "known profiles: local, docker") {
@@ -296,6 +309,32 @@ func TestValuesYAMLParses(t *testing.T) {
 		var m map[string]any
 		if err := yaml.UnmarshalStrict(f.Data, &m); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// Bad values fail before anything is rendered, naming the key.
+func TestSchemaRejectsBadValues(t *testing.T) {
+	c := loadChart(t)
+	for _, tc := range []struct {
+		vals map[string]any
+		want string
+	}{
+		{map[string]any{"dashboardApi": map[string]any{"replicas": "three"}}, "/dashboardApi/replicas"},
+		{map[string]any{"hypersync": map[string]any{"replicas": -1}}, "/hypersync/replicas"},
+		{map[string]any{"profile": "prod"}, "profile"},
+		{map[string]any{"autoscaling": map[string]any{"targetCPUUtilizationPercentage": 170}}, "targetCPUUtilizationPercentage"},
+		{map[string]any{"global": map[string]any{"image": map[string]any{"pullPolicy": "Sometimes"}}}, "pullPolicy"},
+		{map[string]any{"vault": map[string]any{"secrets": map[string]any{"jwt": map[string]any{"field": "a-b"}}}}, "/vault/secrets/jwt/field"},
+	} {
+		_, err := chartutil.ToRenderValues(c, tc.vals, chartutil.ReleaseOptions{Name: "tars", Namespace: "tars-prod"}, chartutil.DefaultCapabilities)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("values %v: err = %v, want it to name %s", tc.vals, err, tc.want)
+		}
+	}
+	for _, p := range profiles {
+		if _, err := chartutil.ToRenderValues(c, profileVals(t, p), chartutil.ReleaseOptions{Name: "tars", Namespace: "tars-prod"}, chartutil.DefaultCapabilities); err != nil {
+			t.Errorf("%s values fail the schema: %v", p, err)
 		}
 	}
 }
