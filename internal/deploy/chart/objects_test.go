@@ -16,11 +16,30 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
 
 	tarschart "github.com/tars-ops/tarsctl/internal/deploy/chart"
 	"github.com/tars-ops/tarsctl/internal/testenv/golden"
 )
+
+// typedObjects are the kinds the chart renders, as the API types.
+var typedObjects = map[string]func() any{
+	"Deployment":              func() any { return new(appsv1.Deployment) },
+	"Service":                 func() any { return new(corev1.Service) },
+	"ConfigMap":               func() any { return new(corev1.ConfigMap) },
+	"Secret":                  func() any { return new(corev1.Secret) },
+	"ServiceAccount":          func() any { return new(corev1.ServiceAccount) },
+	"PersistentVolumeClaim":   func() any { return new(corev1.PersistentVolumeClaim) },
+	"HorizontalPodAutoscaler": func() any { return new(autoscalingv2.HorizontalPodAutoscaler) },
+	"PodDisruptionBudget":     func() any { return new(policyv1.PodDisruptionBudget) },
+	"NetworkPolicy":           func() any { return new(networkingv1.NetworkPolicy) },
+	"Ingress":                 func() any { return new(networkingv1.Ingress) },
+}
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
@@ -32,7 +51,11 @@ func TestEveryObjectIsWellFormed(t *testing.T) {
 	}
 	for _, p := range profiles {
 		for _, vault := range []bool{false, true} {
-			r := render(t, profileVals(t, p, map[string]any{"vault": map[string]any{"enabled": vault}}))
+			r := render(t, profileVals(t, p, map[string]any{
+				"vault":       map[string]any{"enabled": vault},
+				"persistence": map[string]any{"enabled": vault}, // PVCs too
+				"secrets":     map[string]any{"jwt": map[string]any{"value": "x"}, "rsa": map[string]any{"privateKeyValue": "k"}},
+			}))
 			if len(r.Objects) == 0 {
 				t.Fatalf("%s: nothing rendered", p)
 			}
@@ -53,6 +76,13 @@ func TestEveryObjectIsWellFormed(t *testing.T) {
 					t.Errorf("%s: %s/%s rendered twice", p, kind, name)
 				}
 				seen[kind+"/"+name] = true
+				// Every field is one the Kubernetes API knows.
+				typed, ok := typedObjects[kind]
+				if !ok {
+					t.Errorf("%s: unexpected kind %s", p, kind)
+				} else if err := yaml.UnmarshalStrict([]byte(yamlString(t, o.Doc)), typed()); err != nil {
+					t.Errorf("%s: %s/%s does not decode as %s: %v", p, kind, name, av, err)
+				}
 				labels, _ := get(o.Doc, "metadata", "labels").(map[string]any)
 				if labels["app.kubernetes.io/part-of"] != "tars" || labels["app.kubernetes.io/instance"] != "tars" {
 					t.Errorf("%s: %s/%s labels %v", p, kind, name, labels)
