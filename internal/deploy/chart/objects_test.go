@@ -587,6 +587,40 @@ func TestHelmLint(t *testing.T) {
 	}
 }
 
+// The lint above can fail: values the schema refuses are an error that
+// names the key.
+func TestHelmLintReportsErrors(t *testing.T) {
+	dir := t.TempDir() + "/tars"
+	var buf bytes.Buffer
+	if err := tarschart.Package(&buf, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	untar(t, buf.Bytes(), dir+"/..")
+	vals := profileVals(t, "production", map[string]any{"dashboardApi": map[string]any{"replicas": "three"}})
+	res := lint.AllWithKubeVersion(dir, vals, "tars-prod", nil)
+	var errs []string
+	for _, m := range res.Messages {
+		if m.Severity == support.ErrorSev {
+			errs = append(errs, m.Error())
+		}
+	}
+	if len(errs) == 0 || !strings.Contains(strings.Join(errs, "\n"), "/dashboardApi/replicas") {
+		t.Errorf("lint errors %v, want one naming dashboardApi.replicas", errs)
+	}
+}
+
+// An Ingress path routed to a daemon the chart does not run stops the
+// render with a message that names it and the daemons there are.
+func TestIngressUnknownService(t *testing.T) {
+	vals := profileVals(t, "production", map[string]any{"ingress": map[string]any{"hosts": []any{
+		map[string]any{"host": "tars.example.com", "paths": []any{map[string]any{"path": "/", "service": "frontend"}}},
+	}}})
+	_, err := renderE(t, vals)
+	if err == nil || !strings.Contains(err.Error(), `unknown service "frontend" (one of dashboard-api, hypersync, orchestration-agent)`) {
+		t.Errorf("err = %v", err)
+	}
+}
+
 func untar(t *testing.T, tgz []byte, dir string) {
 	t.Helper()
 	zr, err := gzip.NewReader(bytes.NewReader(tgz))
