@@ -2,6 +2,8 @@ package chart_test
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -336,5 +338,35 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		if _, err := chartutil.ToRenderValues(c, profileVals(t, p), chartutil.ReleaseOptions{Name: "tars", Namespace: "tars-prod"}, chartutil.DefaultCapabilities); err != nil {
 			t.Errorf("%s values fail the schema: %v", p, err)
 		}
+	}
+}
+
+// Package lays the archive out as `helm package` (chartutil.Save) does:
+// the same entry names.
+func TestPackageLayoutMatchesHelm(t *testing.T) {
+	c := loadChart(t)
+	c.Metadata.Version = "1.2.3"
+	c.Metadata.AppVersion = "1.2.3"
+	dir := t.TempDir()
+	path, err := chartutil.Save(c, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	helmTgz, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(path) != "tars-1.2.3.tgz" {
+		t.Errorf("helm names it %s", filepath.Base(path))
+	}
+	var ours bytes.Buffer
+	if err := tarschart.Package(&ours, "1.2.3", "1.2.3"); err != nil {
+		t.Fatal(err)
+	}
+	want, got := tarNames(t, helmTgz), tarNames(t, ours.Bytes())
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("entries\n got %v\nhelm %v", got, want)
 	}
 }
