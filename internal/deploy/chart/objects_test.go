@@ -46,6 +46,7 @@ var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 // Every object of every profile has apiVersion, kind and a valid name, and
 // uses only API versions a 1.30+ cluster serves.
 func TestEveryObjectIsWellFormed(t *testing.T) {
+	t.Parallel()
 	served := map[string]bool{
 		"v1": true, "apps/v1": true, "autoscaling/v2": true, "policy/v1": true, "networking.k8s.io/v1": true,
 	}
@@ -108,6 +109,7 @@ func container(t *testing.T, dep map[string]any) map[string]any {
 }
 
 func TestProbesAreTheRunbooks(t *testing.T) {
+	t.Parallel()
 	want := map[string]map[string]any{
 		"livenessProbe":  {"path": "/health", "initialDelaySeconds": 30.0, "periodSeconds": 10.0, "timeoutSeconds": 5.0, "failureThreshold": 3.0},
 		"readinessProbe": {"path": "/ready", "initialDelaySeconds": 15.0, "periodSeconds": 5.0, "timeoutSeconds": 3.0, "failureThreshold": 2.0},
@@ -135,6 +137,7 @@ func TestProbesAreTheRunbooks(t *testing.T) {
 }
 
 func TestHPA(t *testing.T) {
+	t.Parallel()
 	r := render(t, profileVals(t, "production"))
 	hpas := r.ofKind("HorizontalPodAutoscaler")
 	if len(hpas) != len(r.ofKind("Deployment")) {
@@ -184,6 +187,7 @@ func TestHPA(t *testing.T) {
 }
 
 func TestReplicas(t *testing.T) {
+	t.Parallel()
 	r := render(t, profileVals(t, "production", map[string]any{"dashboardApi": map[string]any{"replicas": 5}, "hypersync": map[string]any{"replicas": 0}}))
 	for name, want := range map[string]float64{"dashboard-api": 5, "orchestration-agent": 3, "hypersync": 0} {
 		if got := num(r.must(t, "Deployment", name), "spec", "replicas"); got != want {
@@ -205,6 +209,7 @@ func TestReplicas(t *testing.T) {
 }
 
 func TestPDB(t *testing.T) {
+	t.Parallel()
 	for _, p := range profiles {
 		r := render(t, profileVals(t, p))
 		pdbs := r.ofKind("PodDisruptionBudget")
@@ -234,6 +239,7 @@ func TestPDB(t *testing.T) {
 }
 
 func TestSecurityContext(t *testing.T) {
+	t.Parallel()
 	for _, p := range profiles {
 		r := render(t, profileVals(t, p))
 		for _, d := range r.ofKind("Deployment") {
@@ -328,6 +334,7 @@ func configOf(t *testing.T, r rendered) map[string]any {
 }
 
 func TestSecretReferences(t *testing.T) {
+	t.Parallel()
 	all := map[string][]string{
 		"tars-jwt-secret": {"jwt-secret->jwt_secret"},
 		"tars-aes-key":    {"aes.key->aes.key"},
@@ -405,6 +412,7 @@ func TestSecretReferences(t *testing.T) {
 }
 
 func TestConfigMapIsTheProfile(t *testing.T) {
+	t.Parallel()
 	for _, p := range profiles {
 		r := render(t, profileVals(t, p))
 		cfg := configOf(t, r)
@@ -440,6 +448,7 @@ func TestConfigMapIsTheProfile(t *testing.T) {
 }
 
 func TestVaultAnnotations(t *testing.T) {
+	t.Parallel()
 	off := render(t, profileVals(t, "production"))
 	for _, d := range off.ofKind("Deployment") {
 		ann, _ := get(d.Doc, "spec", "template", "metadata", "annotations").(map[string]any)
@@ -501,6 +510,7 @@ func TestVaultAnnotations(t *testing.T) {
 }
 
 func TestIngress(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ profile, host, issuer string }{
 		{"production", "tars.company.com", "letsencrypt-prod"},
 		{"staging", "tars-staging.company.com", "letsencrypt-staging"},
@@ -531,6 +541,7 @@ func TestIngress(t *testing.T) {
 }
 
 func TestNetworkPolicies(t *testing.T) {
+	t.Parallel()
 	r := render(t, profileVals(t, "production"))
 	nps := r.ofKind("NetworkPolicy")
 	if len(nps) != 3 {
@@ -561,6 +572,7 @@ func TestNetworkPolicies(t *testing.T) {
 // `helm lint` through the SDK: no errors and no warnings, for the chart's
 // defaults and for every profile's values.
 func TestHelmLint(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir() + "/tars"
 	var buf bytes.Buffer
 	if err := tarschart.Package(&buf, "", ""); err != nil {
@@ -590,6 +602,7 @@ func TestHelmLint(t *testing.T) {
 // The lint above can fail: values the schema refuses are an error that
 // names the key.
 func TestHelmLintReportsErrors(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir() + "/tars"
 	var buf bytes.Buffer
 	if err := tarschart.Package(&buf, "", ""); err != nil {
@@ -612,6 +625,7 @@ func TestHelmLintReportsErrors(t *testing.T) {
 // An Ingress path routed to a daemon the chart does not run stops the
 // render with a message that names it and the daemons there are.
 func TestIngressUnknownService(t *testing.T) {
+	t.Parallel()
 	vals := profileVals(t, "production", map[string]any{"ingress": map[string]any{"hosts": []any{
 		map[string]any{"host": "tars.example.com", "paths": []any{map[string]any{"path": "/", "service": "frontend"}}},
 	}}})
@@ -664,6 +678,7 @@ func tarNames(t *testing.T, tgz []byte) []string {
 // The production manifest, for reviewers: what `tarsctl deploy k8s
 // template --profile production` prints.
 func TestGoldenProductionManifest(t *testing.T) {
+	t.Parallel()
 	r := render(t, profileVals(t, "production"))
 	var b strings.Builder
 	names := make([]string, 0, len(r.Files))
