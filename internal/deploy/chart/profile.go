@@ -121,7 +121,7 @@ func loadProfile(profile string) (*config.Config, error) {
 }
 
 // configValues nests the configuration into the ConfigMap's YAML shape.
-// Literal secrets are dropped: the chart never writes a secret into a
+// Literal secrets become "": the chart never writes a secret into a
 // ConfigMap. References (file:PATH, env:NAME) hold no secret and stay.
 func configValues(cfg *config.Config) map[string]any {
 	out := map[string]any{}
@@ -129,10 +129,12 @@ func configValues(cfg *config.Config) map[string]any {
 		var v any
 		switch x := cfg.Value(f).(type) {
 		case config.Secret:
-			if !x.IsReference() {
-				continue
+			// Empty, so that a secret production's values.yaml names does
+			// not show through under another profile.
+			v = ""
+			if x.IsReference() {
+				v = string(x)
 			}
-			v = string(x)
 		case time.Duration:
 			v = x.String()
 		case []string:
