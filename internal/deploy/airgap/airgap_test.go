@@ -90,7 +90,7 @@ func bundleOpts(t *testing.T, k *signing.Key) BundleOptions {
 	return BundleOptions{
 		Version:    "v1.0.2",
 		Binaries:   binaries(t),
-		Repository: "ghcr.io/tars-ops/tarsctl",
+		Repository: "company/tars",
 		Chart:      chart,
 		Files:      map[string][]byte{"docker-compose.airgap.yaml": []byte("name: tars\n")},
 		Key:        k,
@@ -174,7 +174,7 @@ func TestBundleLayoutAndVerify(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("files:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if !m.Signed || !m.Chart || m.Image != "ghcr.io/tars-ops/tarsctl:1.0.2" {
+	if !m.Signed || !m.Chart || m.Image != "company/tars:1.0.2" {
 		t.Errorf("manifest %+v", m)
 	}
 	res, err := Verify(context.Background(), path, VerifyOptions{PublicKey: key(t).Public(), TempDir: t.TempDir()})
@@ -408,7 +408,7 @@ func TestImageArchiveSkopeo(t *testing.T) {
 		{"oci-archive:" + archive, "amd64"}, // the index, resolved for this machine
 		{"oci-archive:" + archive + ":1.0.2", "amd64"},
 		{"docker-archive:" + archive + ":@0", "amd64"},
-		{"docker-archive:" + archive + ":ghcr.io/tars-ops/tarsctl:1.0.2-arm64", "arm64"},
+		{"docker-archive:" + archive + ":company/tars:1.0.2-arm64", "arm64"},
 	} {
 		out, err := exec.Command(skopeo, "inspect", "--override-os", "linux", "--override-arch", tc.arch, tc.ref).CombinedOutput()
 		if err != nil {
@@ -465,7 +465,7 @@ func TestImageConfig(t *testing.T) {
 		}
 	}
 	ref, err := RefName(dir)
-	if err != nil || ref != "ghcr.io/tars-ops/tarsctl:1.0.2" {
+	if err != nil || ref != "company/tars:1.0.2" {
 		t.Errorf("ref %q %v", ref, err)
 	}
 }

@@ -43,7 +43,7 @@ type BundleOptions struct {
 	Version string
 	// Binaries are the tarsctl binaries by platform (linux only).
 	Binaries map[Platform]string
-	// Repository is the image repository, "ghcr.io/tars-ops/tarsctl".
+	// Repository is the image repository, "company/tars".
 	Repository string
 	// Chart packages the Helm chart; nil leaves charts/ out.
 	Chart ChartFunc

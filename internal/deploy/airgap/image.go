@@ -59,7 +59,7 @@ type ImageOptions struct {
 	// Binaries are the tarsctl binaries by platform; each becomes the
 	// image of its platform.
 	Binaries map[Platform]string
-	// Ref is the image's name, "ghcr.io/tars-ops/tarsctl:1.0.2".
+	// Ref is the image's name, "company/tars:1.0.2".
 	Ref string
 	// Version, Revision and Source go into the OCI labels.
 	Version  string

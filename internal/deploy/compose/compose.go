@@ -387,7 +387,7 @@ func or(s, def string) string {
 
 // DefaultRepository is the image repository of tarsctl: what the air-gap
 // bundle tags its image as, and what a rendered file runs by default.
-const DefaultRepository = "ghcr.io/tars-ops/tarsctl"
+const DefaultRepository = "company/tars"
 
 // ImageTag is the image tag of a tarsctl version: the version without its
 // leading "v" (v1.0.2 → 1.0.2), as the runbook tags its images.

@@ -18,7 +18,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/testenv/golden"
 )
 
-const testImage = "ghcr.io/tars-ops/tarsctl:1.0.2"
+const testImage = "company/tars:1.0.2"
 
 func loadProfile(t *testing.T, profile string) *config.Config {
 	t.Helper()

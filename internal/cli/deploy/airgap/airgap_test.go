@@ -51,7 +51,7 @@ func TestNewCmdFlags(t *testing.T) {
 		{"bundle bad platform", newBundle, []string{"v1.0.2", "--platforms", "linux"}, "want OS/ARCH", nil},
 		{"bundle defaults", newBundle, []string{"v1.0.2"}, "", func(t *testing.T, got any) {
 			o := got.(*BundleOptions)
-			if o.File != "tars-v1.0.2-airgap.tar.gz" || strings.Join(o.Platforms, ",") != "linux/amd64,linux/arm64" || o.Repository != "ghcr.io/tars-ops/tarsctl" {
+			if o.File != "tars-v1.0.2-airgap.tar.gz" || strings.Join(o.Platforms, ",") != "linux/amd64,linux/arm64" || o.Repository != "company/tars" {
 				t.Errorf("opts %+v", o)
 			}
 		}},

@@ -117,7 +117,7 @@ func TestRenderRun(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "docker-compose.yaml")
 	ios, _, out, errOut := iostreams.Test()
-	opts := &RenderOptions{IO: ios, ConfigResult: configResult(t, []string{"log_level=DEBUG", "auth.jwt_secret=not-a-real-secret"}), File: file, Image: "ghcr.io/tars-ops/tarsctl:1.0.2"}
+	opts := &RenderOptions{IO: ios, ConfigResult: configResult(t, []string{"log_level=DEBUG", "auth.jwt_secret=not-a-real-secret"}), File: file, Image: "company/tars:1.0.2"}
 	if err := renderRun(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestRenderRun(t *testing.T) {
 	if out.Len() != 0 {
 		t.Errorf("stdout %q", out)
 	}
-	want := "! auth.jwt_secret is a literal secret and was not written into the file: set it as file:/run/secrets/NAME (or env:NAME) to pass it on\n✓ Wrote " + file + " (profile docker, image ghcr.io/tars-ops/tarsctl:1.0.2)\n"
+	want := "! auth.jwt_secret is a literal secret and was not written into the file: set it as file:/run/secrets/NAME (or env:NAME) to pass it on\n✓ Wrote " + file + " (profile docker, image company/tars:1.0.2)\n"
 	if errOut.String() != want {
 		t.Errorf("stderr:\n%s\nwant:\n%s", errOut, want)
 	}
