@@ -18,6 +18,11 @@ type layer struct {
 	name   string // profile name, file path, or "" for env/flags
 	values map[string]any
 	origin map[string]string // key → where the value came from, for messages
+	// unset holds, per key, the problems of a value that names an unset
+	// ${VAR}. They count only when no higher layer sets the key: a
+	// profile's ${REDIS_PASSWORD} is no error when a config file gives
+	// redis.password itself.
+	unset map[string][]Problem
 }
 
 type sourceKind int
@@ -190,8 +195,12 @@ func (p *yamlParser) expand(n *yaml.Node, f Field) (string, bool) {
 		return "", false
 	}
 	if len(missing) > 0 {
+		if p.l.unset == nil {
+			p.l.unset = map[string][]Problem{}
+		}
 		for _, name := range missing {
-			p.addf(n, f.Key, "environment variable %s is not set (referenced as ${%s}; use ${%s:-default} for a fallback)", name, name, name)
+			p.l.unset[f.Key] = append(p.l.unset[f.Key], Problem{Source: p.pos(n), Key: f.Key,
+				Msg: fmt.Sprintf("environment variable %s is not set (referenced as ${%s}; use ${%s:-default} for a fallback)", name, name, name)})
 		}
 		return "", false
 	}

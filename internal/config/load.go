@@ -108,6 +108,8 @@ func Load(opts LoadOptions) (*Result, error) {
 	res.Problems = append(res.Problems, problems...)
 	layers = append(layers, fl)
 
+	res.Problems = append(res.Problems, unsetProblems(layers)...)
+
 	cfg, err := merge(layers)
 	if err != nil {
 		return res, err
@@ -127,6 +129,27 @@ func Load(opts LoadOptions) (*Result, error) {
 	// Validation matched log levels case-insensitively; hand on one spelling.
 	cfg.LogLevel = strings.ToUpper(cfg.LogLevel)
 	return res, res.Err()
+}
+
+// unsetProblems reports the values that name an unset ${VAR}, except
+// where a higher layer sets the same key.
+func unsetProblems(layers []*layer) []Problem {
+	var problems []Problem
+	for i, l := range layers {
+		for key, ps := range l.unset {
+			overridden := false
+			for _, higher := range layers[i+1:] {
+				if _, ok := higher.values[key]; ok {
+					overridden = true
+					break
+				}
+			}
+			if !overridden {
+				problems = append(problems, ps...)
+			}
+		}
+	}
+	return problems
 }
 
 func (l *layer) sourceOf(key string) string {

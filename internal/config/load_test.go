@@ -322,3 +322,34 @@ func TestSecretRedaction(t *testing.T) {
 		}
 	}
 }
+
+// A profile's ${VAR} with the variable unset is a problem only while no
+// higher layer sets the key itself.
+func TestUnsetVariableOverridden(t *testing.T) {
+	t.Parallel()
+	res, err := Load(LoadOptions{Profile: "production", Getenv: env(), ReadFile: files(nil)})
+	if err == nil || !strings.Contains(err.Error(), "environment variable REDIS_PASSWORD is not set") {
+		t.Fatalf("production without REDIS_PASSWORD: %v, want the unset-variable problem", err)
+	}
+	for name, opts := range map[string]LoadOptions{
+		"config file": {Profile: "production", ConfigFile: "/etc/tars.yaml", Getenv: env(),
+			ReadFile: files(map[string]string{"/etc/tars.yaml": "redis:\n  password: file:/run/secrets/tars/redis_password\n"})},
+		"env": {Profile: "production", Getenv: env("TARS_REDIS_PASSWORD", "file:/run/secrets/tars/redis_password"), ReadFile: files(nil)},
+		"flag": {Profile: "production", Set: []string{"redis.password=file:/run/secrets/tars/redis_password"}, Getenv: env(), ReadFile: files(nil)},
+	} {
+		res, err = Load(opts)
+		if err != nil {
+			t.Errorf("%s sets redis.password: %v, want no problem", name, err)
+			continue
+		}
+		if got := string(res.Config.Redis.Password); got != "file:/run/secrets/tars/redis_password" {
+			t.Errorf("%s: redis.password = %q", name, got)
+		}
+	}
+	// A file's own unset variable is still reported when nothing overrides it.
+	_, err = Load(LoadOptions{Profile: "local", ConfigFile: "/etc/tars.yaml", Getenv: env(),
+		ReadFile: files(map[string]string{"/etc/tars.yaml": "api:\n  host: ${TARS_TEST_HOST}\n"})})
+	if err == nil || !strings.Contains(err.Error(), "TARS_TEST_HOST is not set") || !strings.Contains(err.Error(), "/etc/tars.yaml:2") {
+		t.Errorf("unset variable in a file: %v", err)
+	}
+}
