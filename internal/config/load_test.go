@@ -334,7 +334,7 @@ func TestUnsetVariableOverridden(t *testing.T) {
 	for name, opts := range map[string]LoadOptions{
 		"config file": {Profile: "production", ConfigFile: "/etc/tars.yaml", Getenv: env(),
 			ReadFile: files(map[string]string{"/etc/tars.yaml": "redis:\n  password: file:/run/secrets/tars/redis_password\n"})},
-		"env": {Profile: "production", Getenv: env("TARS_REDIS_PASSWORD", "file:/run/secrets/tars/redis_password"), ReadFile: files(nil)},
+		"env":  {Profile: "production", Getenv: env("TARS_REDIS_PASSWORD", "file:/run/secrets/tars/redis_password"), ReadFile: files(nil)},
 		"flag": {Profile: "production", Set: []string{"redis.password=file:/run/secrets/tars/redis_password"}, Getenv: env(), ReadFile: files(nil)},
 	} {
 		res, err = Load(opts)
