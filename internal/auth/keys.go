@@ -67,3 +67,15 @@ func clonePrevious(prev []PreviousKey) []PreviousKey {
 	}
 	return out
 }
+
+// PreviousKeyIDs returns the ids of the previous secrets s still verifies
+// with at now, for logs.
+func (s *Signer) PreviousKeyIDs(now time.Time) []string {
+	var ids []string
+	for _, p := range s.previous {
+		if now.Before(p.Until) {
+			ids = append(ids, p.KeyID())
+		}
+	}
+	return ids
+}
