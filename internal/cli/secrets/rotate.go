@@ -58,7 +58,7 @@ func NewCmdRotate(f *cmdutil.Factory) *cobra.Command {
 		Use:   "rotate <command>",
 		Short: "Rotate a secret",
 	}
-	cmd.AddCommand(NewCmdRotateJWT(f, nil))
+	cmd.AddCommand(NewCmdRotateJWT(f, nil), NewCmdRotateRedis(f, nil))
 	return cmd
 }
 
