@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -30,17 +32,36 @@ type Claims struct {
 	Role     string
 	ID       string // jti
 	Expires  time.Time
+	// KeyExpires, when not zero, is when the previous secret that signed
+	// the token stops verifying: the token is good until the earlier of
+	// Expires and KeyExpires. Zero for tokens signed with the current
+	// secret.
+	KeyExpires time.Time
 }
 
-// Signer issues and verifies access tokens with one HMAC secret.
+// ValidUntil is when the token stops being accepted: the earlier of
+// Expires and KeyExpires.
+func (c Claims) ValidUntil() time.Time {
+	if !c.KeyExpires.IsZero() && c.KeyExpires.Before(c.Expires) {
+		return c.KeyExpires
+	}
+	return c.Expires
+}
+
+// Signer issues access tokens with one HMAC secret, and verifies them
+// with that secret and, until each one's end, the previous secrets of a
+// graceful rotation (see [PreviousKey]).
 type Signer struct {
-	secret []byte
-	ttl    time.Duration
-	now    func() time.Time
+	secret   []byte
+	kid      string
+	previous []PreviousKey
+	ttl      time.Duration
+	now      func() time.Time
 }
 
 // NewSigner returns a Signer. The secret must be at least [MinSecretLen]
-// bytes.
+// bytes. The Signer also verifies with the previous secrets registered for
+// this secret with [SetPreviousKeys], if any.
 func NewSigner(secret []byte, ttl time.Duration, now func() time.Time) (*Signer, error) {
 	if len(secret) < MinSecretLen {
 		return nil, fmt.Errorf("JWT secret is %d bytes; it must be at least %d (generate one with `openssl rand -base64 32`)", len(secret), MinSecretLen)
@@ -48,8 +69,21 @@ func NewSigner(secret []byte, ttl time.Duration, now func() time.Time) (*Signer,
 	if now == nil {
 		now = time.Now
 	}
-	return &Signer{secret: secret, ttl: ttl, now: now}, nil
+	kid := KeyID(secret)
+	return &Signer{secret: secret, kid: kid, previous: previousKeys(kid), ttl: ttl, now: now}, nil
 }
+
+// WithPreviousKeys returns a copy of s that also verifies tokens signed
+// with the given previous secrets, each until its Until. It replaces any
+// registered with [SetPreviousKeys].
+func (s *Signer) WithPreviousKeys(prev []PreviousKey) *Signer {
+	c := *s
+	c.previous = clonePrevious(prev)
+	return &c
+}
+
+// KeyID returns the id of the key a token was signed with.
+func (s *Signer) KeyID() string { return s.kid }
 
 type tokenClaims struct {
 	Role string `json:"role"`
@@ -71,6 +105,7 @@ func (s *Signer) Issue(username, role string) (string, Claims, error) {
 			ExpiresAt: jwt.NewNumericDate(c.Expires),
 		},
 	})
+	tok.Header["kid"] = s.kid
 	signed, err := tok.SignedString(s.secret)
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("sign access token: %w", err)
@@ -80,13 +115,55 @@ func (s *Signer) Issue(username, role string) (string, Claims, error) {
 
 // Verify checks a token and returns its claims, or an error wrapping
 // [ErrInvalidToken].
+//
+// A token whose kid header names the current secret is checked with it; one
+// that names a previous secret still inside its grace period is checked
+// with that one, and its claims' KeyExpires says when that period ends. A
+// kid that names neither (an unknown key, or a previous secret whose grace
+// period is over) is refused without trying any key. A token with no kid
+// (issued before tokens carried one) is tried with the current secret,
+// then with each previous secret still in its grace period.
 func (s *Signer) Verify(token string) (Claims, error) {
+	now := s.now()
+	kid, err := headerKeyID(token)
+	if err != nil {
+		return Claims{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	if kid == s.kid {
+		return verifyWith(token, s.secret, time.Time{}, s.now)
+	}
+	var firstErr error
+	if kid == "" {
+		c, err := verifyWith(token, s.secret, time.Time{}, s.now)
+		if err == nil {
+			return c, nil
+		}
+		firstErr = err
+	}
+	for _, p := range s.previous {
+		if !now.Before(p.Until) || (kid != "" && kid != p.KeyID()) {
+			continue
+		}
+		c, err := verifyWith(token, p.Secret, p.Until, s.now)
+		if err == nil || kid != "" {
+			return c, err
+		}
+	}
+	if firstErr != nil {
+		return Claims{}, firstErr
+	}
+	return Claims{}, fmt.Errorf("%w: unknown key id %q (signed with a secret that was rotated out)", ErrInvalidToken, kid)
+}
+
+// verifyWith checks token against one secret; keyExpires goes into the
+// claims.
+func verifyWith(token string, secret []byte, keyExpires time.Time, now func() time.Time) (Claims, error) {
 	var tc tokenClaims
-	_, err := jwt.ParseWithClaims(token, &tc, func(*jwt.Token) (any, error) { return s.secret, nil },
+	_, err := jwt.ParseWithClaims(token, &tc, func(*jwt.Token) (any, error) { return secret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 		jwt.WithIssuer(Issuer),
 		jwt.WithExpirationRequired(),
-		jwt.WithTimeFunc(s.now),
+		jwt.WithTimeFunc(now),
 	)
 	if err != nil {
 		return Claims{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
@@ -94,7 +171,34 @@ func (s *Signer) Verify(token string) (Claims, error) {
 	if tc.Subject == "" || tc.ID == "" || tc.Role == "" {
 		return Claims{}, fmt.Errorf("%w: missing sub, jti or role", ErrInvalidToken)
 	}
-	return Claims{Username: tc.Subject, Role: tc.Role, ID: tc.ID, Expires: tc.ExpiresAt.Time}, nil
+	return Claims{Username: tc.Subject, Role: tc.Role, ID: tc.ID, Expires: tc.ExpiresAt.Time, KeyExpires: keyExpires}, nil
+}
+
+// headerKeyID returns the kid of a token's header, "" when it has none. It
+// does not verify anything.
+func headerKeyID(token string) (string, error) {
+	head, _, ok := strings.Cut(token, ".")
+	if !ok || len(head) > 1024 {
+		return "", errors.New("malformed token")
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return "", errors.New("malformed token header")
+	}
+	var h struct {
+		Kid any `json:"kid"`
+	}
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return "", errors.New("malformed token header")
+	}
+	switch v := h.Kid.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	default:
+		return "", errors.New("kid header is not a string")
+	}
 }
 
 // RandomID returns 16 random bytes, hex: token IDs and refresh families.

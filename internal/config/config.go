@@ -111,6 +111,12 @@ type RedisConfig struct {
 	DB             int      `mapstructure:"db" doc:"Redis database number"`
 	Password       Secret   `mapstructure:"password" doc:"Redis password"`
 	SentinelMaster string   `mapstructure:"sentinel_master" doc:"Sentinel master name"`
+	// Username is the Redis ACL user; empty authenticates as "default".
+	Username string `mapstructure:"username" doc:"Redis ACL user (empty: the default user)"`
+	// PoolSize and ConnMaxLifetime tune the client's connection pool (0:
+	// go-redis's defaults: 10 per CPU, no maximum age).
+	PoolSize        int           `mapstructure:"pool_size" doc:"Redis connections per daemon (0: 10 per CPU)"`
+	ConnMaxLifetime time.Duration `mapstructure:"conn_max_lifetime" doc:"close Redis connections older than this (0: never)"`
 }
 
 // Database drivers.

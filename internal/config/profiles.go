@@ -112,5 +112,10 @@ func defaults() map[string]any {
 		"signing.key_file":                         "",
 		"compliance.enforcement_mode":              "warn",
 		"compliance.controls":                      []string{},
+
+		// Redis ACL user and connection pool.
+		"redis.username":          "",
+		"redis.pool_size":         0,
+		"redis.conn_max_lifetime": time.Duration(0),
 	}
 }

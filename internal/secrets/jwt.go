@@ -15,14 +15,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tars-ops/tarsctl/internal/atomicfile"
 	"github.com/tars-ops/tarsctl/internal/auth"
 	"github.com/tars-ops/tarsctl/internal/config"
 )
 
-// PreviousSuffix names the file that keeps the secret a rotation replaced,
-// for --rollback: jwt_secret → jwt_secret.previous.
-const PreviousSuffix = ".previous"
+// PreviousSuffix names the file that keeps the secrets rotations replaced,
+// for --rollback and for verification during a grace period:
+// jwt_secret → jwt_secret.previous. Its format is [auth.ReadPrevious]'s.
+const PreviousSuffix = auth.PreviousSuffix
 
 // Errors of the JWT rotation.
 var (
@@ -59,47 +59,123 @@ func readSecret(path string) ([]byte, error) {
 	return []byte(strings.TrimRight(string(b), "\r\n")), nil
 }
 
-func writeSecret(path string, v []byte) error {
-	return atomicfile.WriteFile(path, append(bytes.Clone(v), '\n'), atomicfile.Options{Perm: 0o600})
-}
-
 // NewJWTSecret returns 32 random bytes in base64, as
 // `openssl rand -base64 32`.
 func NewJWTSecret() []byte { return []byte(base64.StdEncoding.EncodeToString(random(32))) }
 
-// RotateJWTFile replaces the secret in path and keeps the one it replaces
-// in path+[PreviousSuffix] (0600). With rollback it puts the previous
-// secret back instead (and keeps the replaced one as previous, so a
-// rollback can itself be undone). It returns the secret that was in force
-// and the one that is now.
+// JWTRotateOptions tune [RotateJWT].
+type JWTRotateOptions struct {
+	// Rollback puts the most recent previous secret back instead of
+	// making a new one.
+	Rollback bool
+	// Grace, when positive, keeps the replaced secret verifying tokens
+	// until Now+Grace (and the secrets of earlier graceful rotations until
+	// their own ends). Zero is the immediate cut: from the daemons' next
+	// start only the new secret verifies, and the replaced one is kept for
+	// --rollback only.
+	Grace time.Duration
+	Now   time.Time
+}
+
+// JWTRotation is what [RotateJWT] did.
+type JWTRotation struct {
+	Was, Now []byte // the secret in force before and after
+	// WasKeyID and NowKeyID are the two secrets' key ids (kid).
+	WasKeyID, NowKeyID string
+	// VerifyUntil is when the replaced secret stops verifying; zero for an
+	// immediate cut.
+	VerifyUntil time.Time
+	// Dropped counts the previous secrets that were removed: their grace
+	// period was over, or an immediate cut ended it.
+	Dropped int
+	// Previous is the previous-secrets list as written, newest first.
+	Previous []auth.PreviousSecret
+}
+
+// RotateJWTFile is [RotateJWT] with an immediate cut or a rollback.
 func RotateJWTFile(path string, rollback bool) (was, now []byte, err error) {
-	was, err = readSecret(path)
+	r, err := RotateJWT(path, JWTRotateOptions{Rollback: rollback, Now: time.Now()})
+	return r.Was, r.Now, err
+}
+
+// RotateJWT replaces the secret in path (a new one, or with Rollback the
+// most recent previous one) and records the replaced one in
+// path+[PreviousSuffix] (0600, atomically, under the file's lock): for
+// verification until Now+Grace when Grace is positive, else for rollback
+// only. Previous secrets whose grace period has ended are dropped, and an
+// immediate cut drops every one still in its grace period too: after a
+// suspected compromise no old secret may verify. Dropped secrets' file
+// content is overwritten before it is unlinked. The previous file is
+// written before the secret, so a crash between the two still leaves the
+// way back.
+func RotateJWT(path string, opts JWTRotateOptions) (JWTRotation, error) {
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	was, err := readSecret(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("no JWT secret at %s (tarsctl secrets generate makes one): %w", path, err)
+			return JWTRotation{}, fmt.Errorf("no JWT secret at %s (tarsctl secrets generate makes one): %w", path, err)
 		}
-		return nil, nil, fmt.Errorf("read JWT secret: %w", err)
+		return JWTRotation{}, fmt.Errorf("read JWT secret: %w", err)
 	}
-	if rollback {
-		now, err = readSecret(path + PreviousSuffix)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("%w: %s does not exist", ErrNoPrevious, path+PreviousSuffix)
+	unlock, err := auth.LockPrevious(path)
+	if err != nil {
+		return JWTRotation{}, fmt.Errorf("lock %s: %w", path+PreviousSuffix, err)
+	}
+	defer unlock()
+	prevPath := path + PreviousSuffix
+	entries, err := auth.ReadPrevious(prevPath)
+	if err != nil {
+		return JWTRotation{}, err
+	}
+	r := JWTRotation{Was: was}
+	live := entries[:0:0]
+	for _, p := range entries {
+		if p.Expired(opts.Now) {
+			r.Dropped++
+			continue
 		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("read previous JWT secret: %w", err)
+		live = append(live, p)
+	}
+	if opts.Rollback {
+		if len(live) == 0 {
+			why := prevPath + " does not exist"
+			if len(entries) > 0 {
+				why = fmt.Sprintf("the grace period of the previous secret ended at %s", entries[0].VerifyUntil.UTC().Format(time.RFC3339))
+			}
+			return JWTRotation{}, fmt.Errorf("%w: %s", ErrNoPrevious, why)
 		}
+		r.Now, live = live[0].Secret, live[1:]
 	} else {
-		now = NewJWTSecret()
+		r.Now = NewJWTSecret()
 	}
-	// The old secret is saved before the new one lands, so a crash between
-	// the two writes still leaves the way back.
-	if err := writeSecret(path+PreviousSuffix, was); err != nil {
-		return nil, nil, err
+	replaced := auth.PreviousSecret{KeyID: auth.KeyID(was), Secret: was, ReplacedAt: opts.Now}
+	if opts.Grace > 0 {
+		replaced.VerifyUntil = opts.Now.Add(opts.Grace)
 	}
-	if err := writeSecret(path, now); err != nil {
-		return nil, nil, err
+	out := []auth.PreviousSecret{replaced}
+	for _, p := range live {
+		switch {
+		case bytes.Equal(p.Secret, r.Now) || bytes.Equal(p.Secret, was):
+			continue // in force, or the entry just made
+		case opts.Grace <= 0 || p.VerifyUntil.IsZero():
+			// An immediate cut ends every grace period; an older
+			// rollback-only entry is no longer the one --rollback restores.
+			r.Dropped++
+			continue
+		}
+		out = append(out, p)
 	}
-	return was, now, nil
+	if err := auth.WritePrevious(prevPath, out); err != nil {
+		return JWTRotation{}, fmt.Errorf("write previous JWT secrets: %w", err)
+	}
+	if err := auth.ReplaceSecretFile(path, append(bytes.Clone(r.Now), '\n')); err != nil {
+		return JWTRotation{}, fmt.Errorf("write JWT secret: %w", err)
+	}
+	r.WasKeyID, r.NowKeyID = auth.KeyID(was), auth.KeyID(r.Now)
+	r.VerifyUntil, r.Previous = replaced.VerifyUntil, out
+	return r, nil
 }
 
 // JWTCheck verifies a dashboard API after a JWT secret change.
@@ -199,6 +275,25 @@ func (c JWTCheck) Before(ctx context.Context, secret []byte) (string, error) {
 	return tok, nil
 }
 
+// AfterGrace checks a graceful rotation: oldToken is still accepted while
+// the old secret's grace period (until) lasts — or rejected with 401 if it
+// has already ended — and a fresh login (or a token under the new secret)
+// is accepted.
+func (c JWTCheck) AfterGrace(ctx context.Context, oldToken string, secret []byte, until time.Time, now func() time.Time) error {
+	code, err := c.TokenStatus(ctx, oldToken)
+	if err != nil {
+		return err
+	}
+	switch {
+	case code == http.StatusOK:
+	case code == http.StatusUnauthorized && !now().Before(until):
+		// The grace period was shorter than the restart.
+	default:
+		return fmt.Errorf("%w: during the grace period a token issued before the rotation got HTTP %d, want 200", ErrVerify, code)
+	}
+	return c.newTokenAccepted(ctx, secret)
+}
+
 // After checks that oldToken is now rejected with 401 and that a fresh
 // login (or a token under the new secret) is accepted.
 func (c JWTCheck) After(ctx context.Context, oldToken string, secret []byte) error {
@@ -209,7 +304,15 @@ func (c JWTCheck) After(ctx context.Context, oldToken string, secret []byte) err
 	if code != http.StatusUnauthorized {
 		return fmt.Errorf("%w: a token issued before the rotation got HTTP %d, want 401", ErrVerify, code)
 	}
-	var tok string
+	return c.newTokenAccepted(ctx, secret)
+}
+
+func (c JWTCheck) newTokenAccepted(ctx context.Context, secret []byte) error {
+	var (
+		tok  string
+		code int
+		err  error
+	)
 	if c.Username != "" {
 		tok, err = c.Login(ctx)
 	} else {

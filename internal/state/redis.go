@@ -54,8 +54,13 @@ func NewRedis(client redis.UniversalClient) *Redis {
 	return &Redis{client: client}
 }
 
-// OpenRedis connects to the Redis that cfg describes, with password as its
-// password (cfg.Password is a reference the caller resolves), and pings it.
+// OpenRedis connects to the Redis that cfg describes, as cfg.Username (the
+// default user when empty) with password as its password (cfg.Password is
+// a reference the caller resolves), and pings it. When cfg.Password is
+// file:PATH, every new connection re-reads PATH if it changed (see
+// [FileCredentials]), so `tarsctl secrets rotate redis-password` needs no
+// restart: connections already open stay authenticated, new ones use the
+// new password.
 // Standalone mode uses Host:Port; Sentinel mode asks the sentinels at
 // Host:Port and Addrs for SentinelMaster; Cluster mode uses Host:Port and
 // Addrs as seeds. An unreachable server is an error that names the
@@ -99,13 +104,16 @@ func newRedisClient(cfg config.RedisConfig, password string) (redis.UniversalCli
 		return nil, "", errors.New("no address: set redis.host (and redis.port) or redis.addrs")
 	}
 	opts := &redis.UniversalOptions{
-		Addrs:        addrs,
-		DB:           cfg.DB,
-		Password:     password,
-		MasterName:   cfg.SentinelMaster,
-		DialTimeout:  DefaultDialTimeout,
-		ReadTimeout:  DefaultReadTimeout,
-		WriteTimeout: DefaultWriteTimeout,
+		Addrs:           addrs,
+		DB:              cfg.DB,
+		Username:        cfg.Username,
+		Password:        password,
+		PoolSize:        cfg.PoolSize,
+		ConnMaxLifetime: cfg.ConnMaxLifetime,
+		MasterName:      cfg.SentinelMaster,
+		DialTimeout:     DefaultDialTimeout,
+		ReadTimeout:     DefaultReadTimeout,
+		WriteTimeout:    DefaultWriteTimeout,
 		// Honour the request's deadline too.
 		ContextTimeoutEnabled: true,
 		// Fail fast: one retry after a broken connection (a restarted
@@ -116,6 +124,9 @@ func newRedisClient(cfg config.RedisConfig, password string) (redis.UniversalCli
 		// RESP2: every command here is request/reply, and RESP3 makes the
 		// client look for push notifications before each one.
 		Protocol: 2,
+	}
+	if path, ok := strings.CutPrefix(string(cfg.Password), "file:"); ok {
+		opts.CredentialsProvider = NewFileCredentials(cfg.Username, path, password).Get
 	}
 	// The constructors are chosen by mode, not by NewUniversalClient's
 	// guess from the number of addresses.

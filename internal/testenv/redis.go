@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -18,7 +19,8 @@ import (
 const redisInstall = "run `make test` (it installs test dependencies) or `apt-get install -y redis-server`"
 
 // RedisServer is a running redis-server started by [Redis] or [SharedRedis].
-// It has no password and listens on 127.0.0.1 only; persistence is off.
+// It listens on 127.0.0.1 only and persistence is off; it has no password
+// unless started by [RedisWith] with ACL users.
 type RedisServer struct {
 	// Addr is the host:port to connect to, for example "127.0.0.1:40123".
 	Addr string
@@ -47,6 +49,35 @@ func (s *RedisServer) stop() error {
 func Redis(t testing.TB) *RedisServer {
 	t.Helper()
 	s, err := startRedis(t.Context(), freePort)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := s.stop(); err != nil {
+			t.Logf("testenv: %v", err)
+		}
+	})
+	return s
+}
+
+// RedisOptions configure [RedisWith].
+type RedisOptions struct {
+	// Users are ACL users, each as the redis.conf user directive takes it
+	// after "user": a name and its rules, for example
+	// "tars on >s3cret ~* &* +@all". "default off" turns off the password-less
+	// default user, so every client must authenticate.
+	Users []string
+}
+
+// RedisWith starts a private redis-server for t with opts, like [Redis].
+func RedisWith(t testing.TB, opts RedisOptions) *RedisServer {
+	t.Helper()
+	var extra []string
+	for _, u := range opts.Users {
+		extra = append(extra, "--user")
+		extra = append(extra, strings.Fields(u)...)
+	}
+	s, err := startRedis(t.Context(), freePort, extra...)
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
@@ -92,8 +123,9 @@ func findRedis() (string, error) {
 	return "", errors.New("redis-server not found: " + redisInstall)
 }
 
-// startRedis starts a server on a port from pick (normally [freePort]).
-func startRedis(ctx context.Context, pick func() (int, error)) (*RedisServer, error) {
+// startRedis starts a server on a port from pick (normally [freePort]),
+// with extra command-line arguments.
+func startRedis(ctx context.Context, pick func() (int, error), extra ...string) (*RedisServer, error) {
 	bin, err := findRedis()
 	if err != nil {
 		return nil, err
@@ -107,7 +139,7 @@ func startRedis(ctx context.Context, pick func() (int, error)) (*RedisServer, er
 	err = startOnFreePort(ctx, pick, func(ctx context.Context, port int) error {
 		// No config file: Debian's /etc/redis/redis.conf would log to a file
 		// and persist to /var/lib/redis. An empty --logfile means stdout.
-		cmd := exec.Command(bin,
+		args := []string{
 			"--bind", "127.0.0.1",
 			"--port", strconv.Itoa(port),
 			"--save", "",
@@ -115,7 +147,8 @@ func startRedis(ctx context.Context, pick func() (int, error)) (*RedisServer, er
 			"--dir", dir,
 			"--logfile", "",
 			"--daemonize", "no",
-		)
+		}
+		cmd := exec.Command(bin, append(args, extra...)...)
 		cmd.Dir = dir
 		cmd.SysProcAttr = sysProcAttr(nil)
 		proc, err := startProcess("redis-server", cmd, "Ready to accept connections", syscall.SIGTERM)

@@ -97,3 +97,16 @@ func checkStopped(t *testing.T, addr string) {
 		t.Errorf("%s still accepts connections after cleanup", addr)
 	}
 }
+
+func TestRedisWithACL(t *testing.T) {
+	t.Parallel()
+	s := testenv.RedisWith(t, testenv.RedisOptions{Users: []string{"tars on >pw-one ~* &* +@all", "default off"}})
+	if err := newRedisClient(t, s).Ping(t.Context()).Err(); err == nil {
+		t.Error("PING without credentials succeeded with the default user off")
+	}
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, Username: "tars", Password: "pw-one"})
+	t.Cleanup(func() { c.Close() })
+	if err := c.Ping(t.Context()).Err(); err != nil {
+		t.Errorf("PING as tars: %v", err)
+	}
+}

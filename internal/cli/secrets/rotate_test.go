@@ -16,6 +16,7 @@ import (
 
 	"github.com/tars-ops/tarsctl/internal/testenv"
 
+	"github.com/tars-ops/tarsctl/internal/auth"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
@@ -208,8 +209,8 @@ func TestRotateJWTFileOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	now, _ := os.ReadFile(cfg.Auth.JWTSecretFile)
-	prev, _ := os.ReadFile(cfg.Auth.JWTSecretFile + ".previous")
-	if string(prev) != "original-secret\n" || len(strings.TrimSpace(string(now))) != 44 || strings.Contains(errOut, strings.TrimSpace(string(now))) {
+	prev, _ := auth.ReadPrevious(cfg.Auth.JWTSecretFile + ".previous")
+	if len(prev) != 1 || string(prev[0].Secret) != "original-secret" || !prev[0].VerifyUntil.IsZero() || len(strings.TrimSpace(string(now))) != 44 || strings.Contains(errOut, strings.TrimSpace(string(now))) {
 		t.Errorf("after rotate: prev %q, new secret length %d, stderr %q", prev, len(now), errOut)
 	}
 	if !strings.Contains(errOut, "dashboard-api is not running") {
@@ -220,5 +221,91 @@ func TestRotateJWTFileOnly(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(cfg.Auth.JWTSecretFile); string(got) != "original-secret\n" {
 		t.Errorf("rollback left %q", got)
+	}
+}
+
+// TestRotateJWTGrace runs the real binary: `secrets rotate jwt --grace`
+// keeps a token issued before valid while a fresh login works; a rollback
+// after it works; and with a short grace period the old token gets 401 once
+// the period is over, and the next start removes the expired secret.
+func TestRotateJWTGrace(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	const pw = "correct horse battery staple"
+	if code, _, errOut := s.run(pw+"\n", "users", "add", "admin", "--role", "admin", "--password-stdin"); code != 0 {
+		t.Fatalf("users add: %d %s", code, errOut)
+	}
+	if code, _, errOut := s.run("", "start", "dashboard-api"); code != 0 {
+		t.Fatalf("start: %d %s", code, errOut)
+	}
+	code, tokA := s.login("admin", pw)
+	if code != 200 {
+		t.Fatalf("login: %d", code)
+	}
+	secretFile := filepath.Join(s.home, "secrets", "jwt_secret")
+	secretA, _ := os.ReadFile(secretFile)
+
+	code, out, errOut := s.run(pw+"\n", "secrets", "rotate", "jwt", "--grace", "1h", "--yes", "--username", "admin", "--password-stdin", "-o", "json")
+	if code != 0 {
+		t.Fatalf("rotate --grace: exit %d\n%s", code, errOut)
+	}
+	var res rotateJWTResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil || !res.Verified || res.OldKeyID != auth.KeyID(bytes.TrimSpace(secretA)) ||
+		res.VerifyUntil == "" || len(res.Restarted) != 1 {
+		t.Fatalf("json %s: %+v %v", out, res, err)
+	}
+	if strings.Contains(out+errOut, strings.TrimSpace(string(secretA))) {
+		t.Error("secret printed")
+	}
+	if got := s.get(tokA); got != 200 {
+		t.Errorf("token from before, in the grace period: %d, want 200", got)
+	}
+	code, tokB := s.login("admin", pw)
+	if code != 200 || s.get(tokB) != 200 {
+		t.Errorf("login after the graceful rotation: %d", code)
+	}
+
+	// Rollback after a graceful rotation: secret A is back; B's tokens die.
+	if code, _, errOut := s.run("", "secrets", "rotate", "jwt", "--rollback", "--yes"); code != 0 {
+		t.Fatalf("rollback: exit %d\n%s", code, errOut)
+	}
+	if restored, _ := os.ReadFile(secretFile); !bytes.Equal(restored, secretA) {
+		t.Error("rollback did not restore secret A")
+	}
+	if s.get(tokA) != 200 || s.get(tokB) != http.StatusUnauthorized {
+		t.Errorf("after rollback: A %d, B %d", s.get(tokA), s.get(tokB))
+	}
+
+	// A one-second grace period: the old token dies by itself, without a
+	// restart, and the expired secret leaves the file at the next start.
+	if code, _, errOut := s.run("", "secrets", "rotate", "jwt", "--grace", "1s", "--yes"); code != 0 {
+		t.Fatalf("rotate --grace 1s: exit %d\n%s", code, errOut)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for s.get(tokA) != http.StatusUnauthorized {
+		if time.Now().After(deadline) {
+			t.Fatal("the old token is still accepted a minute after a 1s grace period")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	code, tokC := s.login("admin", pw)
+	if code != 200 || s.get(tokC) != 200 {
+		t.Errorf("login after the grace period: %d", code)
+	}
+	if code, _, errOut := s.run("", "stop", "dashboard-api"); code != 0 {
+		t.Fatalf("stop: %d %s", code, errOut)
+	}
+	if code, _, errOut := s.run("", "start", "dashboard-api"); code != 0 {
+		t.Fatalf("start: %d %s", code, errOut)
+	}
+	prev, err := auth.ReadPrevious(secretFile + ".previous")
+	if err != nil || len(prev) != 0 {
+		t.Errorf("previous secrets after the start: %d entries, %v; want the expired one removed", len(prev), err)
+	}
+	if m, _ := filepath.Glob(secretFile + "*.shred-*"); len(m) != 0 {
+		t.Errorf("shred links left: %v", m)
+	}
+	if s.get(tokA) != http.StatusUnauthorized || s.get(tokC) != 200 {
+		t.Errorf("after restart: A %d, C %d", s.get(tokA), s.get(tokC))
 	}
 }

@@ -1,5 +1,5 @@
 // Package secrets implements `tarsctl secrets`: generate the secrets a
-// deployment needs.
+// deployment needs, and rotate the JWT secret and the Redis password.
 package secrets
 
 import (
@@ -13,13 +13,16 @@ import (
 func NewCmdSecrets(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "secrets <command>",
-		Short: "Generate deployment secrets",
+		Short: "Generate and rotate deployment secrets",
 		Long: heredoc.Doc(`
 			Generate the secrets a T.A.R.S. deployment needs: the JWT secret, the
 			AES-256 data key, the RSA signing key pair, and the Redis, database and
 			initial admin passwords. Values are written to files (0600, directory
 			0700, atomically, never overwritten without --force) and never printed
 			unless asked for with an explicit flag.
+
+			Rotate the JWT secret (immediately, or with a grace period for the
+			old one) and the Redis ACL password (with no downtime).
 		`),
 	}
 	cmdutil.GroupCommand(cmd)

@@ -130,7 +130,8 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 
 	log.Info("Starting API server on "+ln.Addr().String(), "tls", tlsCfg != nil, "store", db.Kind(), "state", st.Kind())
 	if cfg.Auth.Enabled {
-		log.Info("JWT authentication enabled", "rbac", cfg.Auth.RBAC, "mfa", cfg.Auth.RequireMFA, "secret", string(source))
+		log.Info("JWT authentication enabled", "rbac", cfg.Auth.RBAC, "mfa", cfg.Auth.RequireMFA, "secret", string(source),
+			"kid", signer.KeyID(), "previous_kids", strings.Join(signer.PreviousKeyIDs(time.Now()), ","))
 	} else {
 		log.Warn("JWT authentication disabled: API requests are not authenticated (set auth.enabled: true)")
 	}

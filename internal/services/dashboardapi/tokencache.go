@@ -24,7 +24,9 @@ func (v *verifiedTokens) verify(s *auth.Signer, token string, now time.Time) (au
 	v.mu.Lock()
 	c, ok := v.m[token]
 	v.mu.Unlock()
-	if ok && now.Before(c.Expires) {
+	// ValidUntil: a token signed with a previous secret stops being good
+	// when that secret's grace period ends, before its own expiry.
+	if ok && now.Before(c.ValidUntil()) {
 		return c, nil
 	}
 	c, err := s.Verify(token)

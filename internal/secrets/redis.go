@@ -1,0 +1,403 @@
+package secrets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tars-ops/tarsctl/internal/auth"
+	"github.com/tars-ops/tarsctl/internal/config"
+)
+
+// Errors of the Redis password rotation, for errors.Is.
+var (
+	// ErrRedisPasswordNotInFile: redis.password is a literal or env:NAME,
+	// which tarsctl cannot change under running daemons.
+	ErrRedisPasswordNotInFile = errors.New("the Redis password is not kept in a file")
+	// ErrRedisPermission: Redis refused the credentials or the ACL command.
+	ErrRedisPermission = errors.New("redis permission denied")
+	// ErrRedisUnreachable: no connection to Redis.
+	ErrRedisUnreachable = errors.New("redis unreachable")
+	// ErrRedisUnsupported: a setup the rotation does not handle.
+	ErrRedisUnsupported = errors.New("unsupported redis setup")
+)
+
+// Steps of [RotateRedisPassword], in order; the names are the JSON output's.
+const (
+	StepRedisCheck        = "check"               // the old password authenticates, the admin may run ACL
+	StepRedisAddNew       = "add_new"             // ACL SETUSER user >NEW: both passwords work
+	StepRedisWriteFile    = "write_file"          // the password file holds NEW
+	StepRedisDaemons      = "daemons"             // running daemons use NEW for new connections
+	StepRedisVerifyNew    = "verify_new"          // AUTH user NEW + PING on a fresh connection
+	StepRedisRemoveOld    = "remove_old"          // ACL SETUSER user <OLD
+	StepRedisVerifyOldBad = "verify_old_rejected" // AUTH user OLD fails with WRONGPASS
+)
+
+// RedisRotateOptions are the inputs of [RotateRedisPassword].
+type RedisRotateOptions struct {
+	Addr string // host:port of the Redis server
+	DB   int
+	// User is the ACL user whose password rotates ("default" when empty).
+	User string
+	// File is the password file the daemons read (redis.password file:PATH).
+	File string
+	// AdminUser and AdminPassword run the ACL commands; empty AdminUser
+	// means User itself, with the password from File.
+	AdminUser, AdminPassword string
+	// NewPassword is used instead of a random one (tests).
+	NewPassword string
+	// DryRun runs the checks only.
+	DryRun bool
+	// Daemons, when set, runs after the file is written: whatever makes
+	// running daemons use the new password (they re-read the file for
+	// every new connection, so it may only report on them). An error
+	// rolls the rotation back.
+	Daemons func(ctx context.Context) (string, error)
+	// Step is told about each step as it completes.
+	Step func(RedisStep)
+}
+
+// RedisStep is one completed step.
+type RedisStep struct {
+	Name   string `json:"name"`
+	Detail string `json:"detail"`
+}
+
+// RedisRotation is what [RotateRedisPassword] did.
+type RedisRotation struct {
+	User       string      `json:"user"`
+	File       string      `json:"file"`
+	Addr       string      `json:"addr"`
+	DryRun     bool        `json:"dry_run"`
+	Steps      []RedisStep `json:"steps"`
+	RolledBack bool        `json:"rolled_back"`
+	// OldRejected is true once the old password was seen to fail with
+	// WRONGPASS.
+	OldRejected bool `json:"old_password_rejected"`
+}
+
+// RedisTarget checks that cfg keeps the Redis password where a rotation
+// can change it (redis.password: file:PATH, standalone mode) and returns
+// the address, user and file.
+func RedisTarget(cfg *config.Config) (addr, user, file string, err error) {
+	pw := string(cfg.Redis.Password)
+	switch {
+	case pw == "":
+		return "", "", "", fmt.Errorf("%w: redis.password is not set; set it to file:PATH (for example the redis_password file `tarsctl secrets generate` writes)", ErrRedisPasswordNotInFile)
+	case strings.HasPrefix(pw, "env:"):
+		return "", "", "", fmt.Errorf("%w: redis.password is %s, and an environment variable cannot change under running daemons; put the password in a file (0600) and set redis.password to file:PATH", ErrRedisPasswordNotInFile, pw)
+	case !strings.HasPrefix(pw, "file:"):
+		return "", "", "", fmt.Errorf("%w: redis.password is a literal in the configuration; put the password in a file (0600) and set redis.password to file:PATH, which the daemons re-read for each new connection", ErrRedisPasswordNotInFile)
+	}
+	file = strings.TrimPrefix(pw, "file:")
+	if m := cfg.Redis.Mode; m != "" && m != config.RedisStandalone {
+		return "", "", "", fmt.Errorf("%w: redis.mode %s: ACLs are per server and not replicated; rotate on each node by hand (ACL SETUSER on every node), or point tarsctl at each node in standalone mode", ErrRedisUnsupported, m)
+	}
+	port := cfg.Redis.Port
+	if port == 0 {
+		port = 6379
+	}
+	user = cfg.Redis.Username
+	if user == "" {
+		user = "default"
+	}
+	return net.JoinHostPort(cfg.Redis.Host, strconv.Itoa(port)), user, file, nil
+}
+
+// RotateRedisPassword rotates an ACL user's password with no moment at
+// which a client holding either the old or the new password (in the order
+// the daemons move from one to the other) cannot authenticate:
+//
+//  1. ACL SETUSER user >NEW — adds NEW; OLD keeps working
+//  2. write NEW to the password file (atomically, 0600)
+//  3. the daemons, which re-read the file for every new connection
+//  4. verify AUTH user NEW + PING on a fresh connection
+//  5. ACL SETUSER user <OLD — connections already open stay authenticated
+//  6. verify AUTH user OLD now fails with WRONGPASS
+//
+// A failure before step 5 rolls back: <NEW is removed and the file gets
+// OLD back. The password never appears in errors or steps.
+func RotateRedisPassword(ctx context.Context, o RedisRotateOptions) (RedisRotation, error) {
+	if o.User == "" {
+		o.User = "default"
+	}
+	res := RedisRotation{User: o.User, File: o.File, Addr: o.Addr, DryRun: o.DryRun, Steps: []RedisStep{}}
+	done := func(name, format string, args ...any) {
+		s := RedisStep{Name: name, Detail: fmt.Sprintf(format, args...)}
+		res.Steps = append(res.Steps, s)
+		if o.Step != nil {
+			o.Step(s)
+		}
+	}
+	oldPW, err := readSecret(o.File)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return res, fmt.Errorf("%w: password file %s does not exist", ErrRedisPasswordNotInFile, o.File)
+		}
+		return res, fmt.Errorf("read redis password file: %w", err)
+	}
+	if len(oldPW) == 0 {
+		return res, fmt.Errorf("redis password file %s is empty", o.File)
+	}
+	old := string(oldPW)
+
+	// Step 0: the old password is the user's, and the admin may run ACL.
+	if err := authPing(ctx, o.Addr, o.DB, o.User, old); err != nil {
+		return res, fmt.Errorf("the password in %s does not authenticate as %s: %w", o.File, o.User, err)
+	}
+	admin := newAdmin(o, old)
+	defer admin.Close()
+	flags, err := admin.userFlags(ctx, o.User)
+	if err != nil {
+		return res, err
+	}
+	if flags["nopass"] {
+		return res, fmt.Errorf("%w: ACL user %s has nopass: it accepts any password, so there is nothing to rotate", ErrRedisUnsupported, o.User)
+	}
+	done(StepRedisCheck, "the password in %s authenticates as %s; %s may run ACL SETUSER", o.File, o.User, admin.user)
+	if o.DryRun {
+		return res, nil
+	}
+
+	newPW := o.NewPassword
+	if newPW == "" {
+		newPW = Password()
+	}
+	var added, wrote bool
+	rollback := func(cause error) (RedisRotation, error) {
+		var errs []error
+		if wrote {
+			if err := auth.ReplaceSecretFile(o.File, []byte(old+"\n")); err != nil {
+				errs = append(errs, fmt.Errorf("restore %s: %w", o.File, err))
+			}
+		}
+		if added {
+			// Both passwords work at this point, so the admin connection
+			// authenticates whichever it holds.
+			if err := admin.do(ctx, "ACL", "SETUSER", o.User, "<"+newPW); err != nil {
+				errs = append(errs, fmt.Errorf("remove the new password from %s: %w", o.User, err))
+			}
+		}
+		if len(errs) > 0 {
+			return res, fmt.Errorf("%w; rolling back also failed: %w", cause, errors.Join(errs...))
+		}
+		res.RolledBack = true
+		return res, fmt.Errorf("%w (rolled back: the old password is in force, the new one removed)", cause)
+	}
+
+	if err := admin.do(ctx, "ACL", "SETUSER", o.User, ">"+newPW); err != nil {
+		return res, fmt.Errorf("add the new password to %s: %w", o.User, err)
+	}
+	added = true
+	admin.sameUserPassword(o.User, newPW)
+	done(StepRedisAddNew, "ACL SETUSER %s >NEW: the old and the new password both work", o.User)
+
+	if err := auth.ReplaceSecretFile(o.File, []byte(newPW+"\n")); err != nil {
+		return rollback(fmt.Errorf("write %s: %w", o.File, err))
+	}
+	wrote = true
+	done(StepRedisWriteFile, "wrote the new password to %s (0600)", o.File)
+
+	detail := "daemons re-read the file for every new connection"
+	if o.Daemons != nil {
+		d, err := o.Daemons(ctx)
+		if err != nil {
+			return rollback(err)
+		}
+		detail = d
+	}
+	done(StepRedisDaemons, "%s", detail)
+
+	if err := authPing(ctx, o.Addr, o.DB, o.User, newPW); err != nil {
+		return rollback(fmt.Errorf("verify the new password: %w", err))
+	}
+	done(StepRedisVerifyNew, "AUTH %s with the new password and PING: PONG", o.User)
+
+	if err := admin.do(ctx, "ACL", "SETUSER", o.User, "<"+old); err != nil {
+		return rollback(fmt.Errorf("remove the old password from %s: %w", o.User, err))
+	}
+	done(StepRedisRemoveOld, "ACL SETUSER %s <OLD: open connections stay authenticated", o.User)
+
+	err = authPing(ctx, o.Addr, o.DB, o.User, old)
+	switch {
+	case err == nil:
+		return res, fmt.Errorf("the old password still authenticates as %s after ACL SETUSER <OLD", o.User)
+	case !errors.Is(err, ErrRedisPermission):
+		return res, fmt.Errorf("check the old password is refused: %w", err)
+	}
+	res.OldRejected = true
+	done(StepRedisVerifyOldBad, "AUTH %s with the old password: WRONGPASS", o.User)
+	return res, nil
+}
+
+// authPing opens a fresh connection as user with password and PINGs.
+// Refused credentials are [ErrRedisPermission]; no connection is
+// [ErrRedisUnreachable].
+func authPing(ctx context.Context, addr string, db int, user, password string) error {
+	c := redis.NewClient(&redis.Options{Addr: addr, DB: db, Username: user, Password: password,
+		PoolSize: 1, MaxRetries: -1, DialTimeout: 5 * time.Second, Protocol: 2, DisableIdentity: true})
+	defer c.Close()
+	return classify(c.Ping(ctx).Err())
+}
+
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, p := range []string{"WRONGPASS", "NOPERM", "NOAUTH"} {
+		if strings.HasPrefix(msg, p) {
+			return fmt.Errorf("%w: %s", ErrRedisPermission, firstWords(msg))
+		}
+	}
+	var ne net.Error
+	var oe *net.OpError
+	if errors.As(err, &oe) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %v", ErrRedisUnreachable, err)
+	}
+	return err
+}
+
+// firstWords keeps a Redis error short and free of anything echoed back.
+func firstWords(msg string) string {
+	if i := strings.IndexAny(msg, "\r\n"); i >= 0 {
+		msg = msg[:i]
+	}
+	if len(msg) > 200 {
+		msg = msg[:200]
+	}
+	return msg
+}
+
+// admin is the single connection that runs the ACL commands.
+type admin struct {
+	user string
+	mu   sync.Mutex
+	pw   string
+	c    *redis.Client
+}
+
+func newAdmin(o RedisRotateOptions, old string) *admin {
+	a := &admin{user: o.AdminUser, pw: o.AdminPassword}
+	if a.user == "" {
+		a.user, a.pw = o.User, old
+	}
+	a.c = redis.NewClient(&redis.Options{Addr: o.Addr, DB: o.DB, PoolSize: 1, MaxRetries: -1,
+		DialTimeout: 5 * time.Second, Protocol: 2, DisableIdentity: true,
+		CredentialsProvider: func() (string, string) {
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			return a.user, a.pw
+		}})
+	return a
+}
+
+// sameUserPassword: when the admin is the rotated user, a reconnect after
+// the old password is removed must use the new one.
+func (a *admin) sameUserPassword(user, pw string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.user == user {
+		a.pw = pw
+	}
+}
+
+func (a *admin) Close() error { return a.c.Close() }
+
+func (a *admin) do(ctx context.Context, args ...any) error {
+	err := classify(a.c.Do(ctx, args...).Err())
+	if err != nil {
+		err = redactArgs(err, args)
+	}
+	if errors.Is(err, ErrRedisPermission) {
+		return fmt.Errorf("as %s: %w (the admin user needs the ACL command: +acl, or +@admin)", a.user, err)
+	}
+	return err
+}
+
+// redactArgs keeps passwords (ACL rules >PW and <PW) out of an error that
+// may echo the command back.
+func redactArgs(err error, args []any) error {
+	msg := err.Error()
+	changed := false
+	for _, a := range args {
+		r, ok := a.(string)
+		if !ok || len(r) < 2 || (r[0] != '>' && r[0] != '<') {
+			continue
+		}
+		if strings.Contains(msg, r[1:]) {
+			msg, changed = strings.ReplaceAll(msg, r[1:], "[redacted]"), true
+		}
+	}
+	if !changed {
+		return err
+	}
+	for _, base := range []error{ErrRedisPermission, ErrRedisUnreachable} {
+		if errors.Is(err, base) {
+			return fmt.Errorf("%w: %s", base, strings.TrimPrefix(msg, base.Error()+": "))
+		}
+	}
+	return errors.New(msg)
+}
+
+// userFlags runs ACL GETUSER, which needs the same right as ACL SETUSER,
+// and returns the user's flags.
+func (a *admin) userFlags(ctx context.Context, user string) (map[string]bool, error) {
+	v, err := a.c.Do(ctx, "ACL", "GETUSER", user).Result()
+	if err = classify(err); err != nil {
+		if errors.Is(err, redis.Nil) {
+			return nil, fmt.Errorf("%w: ACL user %s does not exist", ErrRedisUnsupported, user)
+		}
+		if errors.Is(err, ErrRedisPermission) {
+			return nil, fmt.Errorf("as %s: %w (the admin user needs the ACL command: +acl, or +@admin; pass --admin-user and --admin-password-file)", a.user, err)
+		}
+		return nil, err
+	}
+	flags := map[string]bool{}
+	var fields []any
+	switch t := v.(type) {
+	case []any:
+		fields = t
+	case map[any]any:
+		if f, ok := t["flags"].([]any); ok {
+			for _, x := range f {
+				flags[fmt.Sprint(x)] = true
+			}
+		}
+		return flags, nil
+	case nil:
+		return nil, fmt.Errorf("%w: ACL user %s does not exist", ErrRedisUnsupported, user)
+	}
+	for i := 0; i+1 < len(fields); i += 2 {
+		if fields[i] == "flags" {
+			if f, ok := fields[i+1].([]any); ok {
+				for _, x := range f {
+					flags[fmt.Sprint(x)] = true
+				}
+			}
+		}
+	}
+	return flags, nil
+}
+
+// ReadPasswordFile reads a password file for --admin-password-file.
+func ReadPasswordFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	pw := strings.TrimRight(string(b), "\r\n")
+	if pw == "" {
+		return "", fmt.Errorf("%s is empty", path)
+	}
+	return pw, nil
+}

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package state
+
+import "os"
+
+func stampOf(fi os.FileInfo) fileStamp { return fileStamp{mod: fi.ModTime(), size: fi.Size()} }
