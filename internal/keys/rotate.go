@@ -300,6 +300,13 @@ func Rotate(ctx context.Context, opts RotateOptions) (*Result, error) {
 	if err := before(PhaseMigrate); err != nil {
 		return res, err
 	}
+	// Scan again: a live writer may have sealed files with the old key
+	// between the plan and the switch.
+	again, err := scan(opts.DataDir, oldID, newID, true)
+	if err != nil {
+		return res, err
+	}
+	plan.oldFiles, plan.StaleTemps = again.oldFiles, again.StaleTemps
 	start := time.Now()
 	n, nbytes, err := migrate(ctx, opts, plan, ring)
 	res.Rewritten, res.BytesRewritten = n, nbytes
@@ -358,6 +365,8 @@ func scan(dir, oldID, newID string, resuming bool) (*Plan, error) {
 		case strings.Contains(name, tempMarker), isJournalTemp(name):
 			p.StaleTemps++
 			return nil
+		case isWriterTemp(name):
+			return nil // a live writer's file in the making: not ours
 		case path == filepath.Join(dir, JournalName), !d.Type().IsRegular():
 			return nil
 		}
@@ -427,8 +436,9 @@ func migrate(ctx context.Context, opts RotateOptions, plan *Plan, ring *crypto.K
 	work := make(chan string)
 	for range min(opts.Workers, max(len(plan.oldFiles), 1)) {
 		wg.Go(func() {
+			var buf crypto.ReencryptBuffer
 			for path := range work {
-				n, err := rekey(path, ring, opts.NewKey)
+				n, err := rekey(path, ring, opts.NewKey, &buf)
 				if err != nil {
 					errOnce.Do(func() { firstErr = err; cancel() })
 					continue
@@ -472,6 +482,13 @@ const ioBuf = 256 << 10
 // the rename protocol — is the same, at a fraction of the disk time.
 var testOnlyNoSync = false
 
+// isWriterTemp matches the temporary files internal/atomicfile (and the
+// orchestrator's checkpoint writer) write before renaming: a running daemon
+// may be writing one right now, so rotation neither reads nor removes them.
+func isWriterTemp(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-")
+}
+
 // isJournalTemp matches the temporary file internal/atomicfile writes the
 // journal through, which a kill can leave behind.
 func isJournalTemp(name string) bool {
@@ -481,27 +498,33 @@ func isJournalTemp(name string) bool {
 // rekey rewrites one file under the new key: a temporary copy in the same
 // directory, synced, then renamed over the original. A file that is no
 // longer sealed with the old key (a concurrent run got to it) is skipped.
-func rekey(path string, ring *crypto.Keyring, newKey []byte) (n int64, err error) {
+// It holds the [LockReplace] lock on the file from open to rename and
+// renames only if the file is still the one it read, so a live writer's
+// newer version is never replaced by this older one.
+func rekey(path string, ring *crypto.Keyring, newKey []byte, buf *crypto.ReencryptBuffer) (n int64, err error) {
 	src, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil // removed by its writer since the scan
+	}
 	if err != nil {
 		return 0, fmt.Errorf("re-encrypt %w", err)
 	}
 	defer src.Close()
+	if err := flock(src); err != nil {
+		return 0, fmt.Errorf("re-encrypt %s: lock: %w", path, err)
+	}
 	fi, err := src.Stat()
 	if err != nil {
 		return 0, fmt.Errorf("re-encrypt %w", err)
 	}
-	// A small buffer: enough to peek at the header; the crypto reader then
-	// reads whole chunks, which bufio passes straight through.
-	br := bufio.NewReaderSize(src, 4096)
-	if head, _ := br.Peek(crypto.HeaderSize); len(head) == crypto.HeaderSize {
+	if cur, err := os.Stat(path); err != nil || !os.SameFile(cur, fi) {
+		return 0, nil // replaced by its writer before we held the lock
+	}
+	head := make([]byte, crypto.HeaderSize)
+	if m, _ := src.ReadAt(head, 0); m == crypto.HeaderSize {
 		if h, err := crypto.ParseHeader(head); err == nil && h.KeyID == crypto.KeyID(newKey) {
 			return 0, nil
 		}
-	}
-	r, err := crypto.NewReader(br, ring)
-	if err != nil {
-		return 0, fmt.Errorf("re-encrypt %s: %w", path, err)
 	}
 	dir, base := filepath.Split(path)
 	tmp, err := os.CreateTemp(dir, "."+base+tempMarker+"*")
@@ -517,15 +540,8 @@ func rekey(path string, ring *crypto.Keyring, newKey []byte) (n int64, err error
 	if err = tmp.Chmod(fi.Mode().Perm()); err != nil {
 		return 0, fmt.Errorf("re-encrypt %s: %w", path, err)
 	}
-	// The crypto writer writes whole sealed chunks: no buffering needed.
-	ew, err := crypto.NewWriter(tmp, newKey)
-	if err != nil {
-		return 0, err
-	}
-	if n, err = io.CopyBuffer(ew, r, make([]byte, crypto.DefaultChunkSize)); err != nil {
-		return n, fmt.Errorf("re-encrypt %s: %w", path, err)
-	}
-	if err = ew.Close(); err != nil {
+	// Batches of whole chunks: one read and one write per MiB, no copies.
+	if n, err = crypto.ReencryptWith(buf, tmp, src, ring, newKey); err != nil {
 		return n, fmt.Errorf("re-encrypt %s: %w", path, err)
 	}
 	if !testOnlyNoSync {
@@ -535,6 +551,12 @@ func rekey(path string, ring *crypto.Keyring, newKey []byte) (n int64, err error
 	}
 	if err = tmp.Close(); err != nil {
 		return n, fmt.Errorf("re-encrypt %s: %w", path, err)
+	}
+	if cur, serr := os.Stat(path); serr != nil || !os.SameFile(cur, fi) {
+		// A writer that does not take the lock replaced it meanwhile: its
+		// version is newer; drop ours (verify checks the key it used).
+		_ = os.Remove(tmp.Name())
+		return 0, nil
 	}
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return n, fmt.Errorf("re-encrypt %s: %w", path, err)
@@ -553,7 +575,8 @@ func verifyAll(ctx context.Context, opts RotateOptions) (int, error) {
 		if err != nil {
 			return err
 		}
-		if d.Type().IsRegular() && path != filepath.Join(opts.DataDir, JournalName) {
+		if d.Type().IsRegular() && path != filepath.Join(opts.DataDir, JournalName) &&
+			!strings.Contains(d.Name(), tempMarker) && !isWriterTemp(d.Name()) {
 			paths = append(paths, path)
 		}
 		return nil
