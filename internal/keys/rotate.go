@@ -164,8 +164,9 @@ type RotateOptions struct {
 	RetireOld  bool
 	// DryRun plans and counts, and modifies nothing.
 	DryRun bool
-	// Workers bounds the files re-encrypted at once (default: the number
-	// of CPUs, at most 8).
+	// Workers bounds the files in flight at once (default: 4 × GOMAXPROCS,
+	// at most 16). At most GOMAXPROCS of them encrypt at a time; the others
+	// wait for their fsync, which costs no CPU.
 	Workers  int
 	Progress progress.Reporter
 	Now      func() time.Time
@@ -216,7 +217,7 @@ func Rotate(ctx context.Context, opts RotateOptions) (*Result, error) {
 		opts.Progress = progress.Discard
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = min(runtime.NumCPU(), 8)
+		opts.Workers = min(4*runtime.GOMAXPROCS(0), 16)
 	}
 	oldID, newID := crypto.KeyID(opts.OldKey), crypto.KeyID(opts.NewKey)
 	if oldID == newID {
@@ -434,11 +435,12 @@ func migrate(ctx context.Context, opts RotateOptions, plan *Plan, ring *crypto.K
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	work := make(chan string)
+	cpu := make(chan struct{}, min(opts.Workers, runtime.GOMAXPROCS(0)))
 	for range min(opts.Workers, max(len(plan.oldFiles), 1)) {
 		wg.Go(func() {
 			var buf crypto.ReencryptBuffer
 			for path := range work {
-				n, err := rekey(path, ring, opts.NewKey, &buf)
+				n, err := rekey(path, ring, opts.NewKey, &buf, cpu)
 				if err != nil {
 					errOnce.Do(func() { firstErr = err; cancel() })
 					continue
@@ -501,7 +503,7 @@ func isJournalTemp(name string) bool {
 // It holds the [LockReplace] lock on the file from open to rename and
 // renames only if the file is still the one it read, so a live writer's
 // newer version is never replaced by this older one.
-func rekey(path string, ring *crypto.Keyring, newKey []byte, buf *crypto.ReencryptBuffer) (n int64, err error) {
+func rekey(path string, ring *crypto.Keyring, newKey []byte, buf *crypto.ReencryptBuffer, cpu chan struct{}) (n int64, err error) {
 	src, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil // removed by its writer since the scan
@@ -541,7 +543,10 @@ func rekey(path string, ring *crypto.Keyring, newKey []byte, buf *crypto.Reencry
 		return 0, fmt.Errorf("re-encrypt %s: %w", path, err)
 	}
 	// Batches of whole chunks: one read and one write per MiB, no copies.
-	if n, err = crypto.ReencryptWith(buf, tmp, src, ring, newKey); err != nil {
+	cpu <- struct{}{} // the encryption is CPU-bound: at most GOMAXPROCS at once
+	n, err = crypto.ReencryptWith(buf, tmp, src, ring, newKey)
+	<-cpu
+	if err != nil {
 		return n, fmt.Errorf("re-encrypt %s: %w", path, err)
 	}
 	if !testOnlyNoSync {
@@ -594,7 +599,7 @@ func verifyAll(ctx context.Context, opts RotateOptions) (int, error) {
 		checked atomic.Int64
 	)
 	opts.Progress.Report(progress.Event{Phase: "verify", Total: total, Unit: "files"})
-	for range min(opts.Workers, max(len(paths), 1)) {
+	for range min(opts.Workers, runtime.GOMAXPROCS(0), max(len(paths), 1)) {
 		wg.Go(func() {
 			buf := make([]byte, ioBuf)
 			for path := range work {

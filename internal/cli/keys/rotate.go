@@ -124,7 +124,7 @@ func NewCmdRotateAES(f *cmdutil.Factory, runF func(context.Context, *RotateAESOp
 	fl.BoolVar(&opts.RetireOld, "retire-old", false, "after verify, overwrite and remove the old key file")
 	fl.BoolVar(&opts.NoRestart, "no-restart", false, "leave daemons alone: no running daemon serves this data")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation")
-	fl.IntVar(&opts.Workers, "workers", 0, "files re-encrypted at once (default: CPUs, at most 8)")
+	fl.IntVar(&opts.Workers, "workers", 0, "files in flight at once (default: 4 × GOMAXPROCS, at most 16); at most GOMAXPROCS encrypt at a time")
 	fl.DurationVar(&opts.ReloadTimeout, "reload-timeout", time.Minute, "how long to wait for the orchestrator to confirm each keyring change")
 	return cmd
 }
