@@ -14,7 +14,9 @@
 #
 #   Goal: the re-encryption runs at >= 50% of the lower of the two one-core
 #   limits. Re-encryption decrypts and encrypts every byte (two AES-GCM
-#   passes), and writes it; tarsctl spreads files over up to 8 workers.
+#   passes), and writes it; tarsctl keeps up to 4 x GOMAXPROCS files (at
+#   most 16) in flight, GOMAXPROCS of them encrypting while the others wait
+#   for their fsync, and re-seals each chunk for chunk in one 1 MiB buffer.
 #
 #   bench/keys.sh                      # 1 GiB
 #   SIZE_MIB=256 bench/keys.sh         # a quick one

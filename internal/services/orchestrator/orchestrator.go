@@ -92,7 +92,11 @@ type Orchestrator struct {
 	workers chan struct{}
 
 	// keys are the checkpoint keys in force; SetKeys swaps them (SIGHUP).
-	keys atomic.Pointer[keySet]
+	// A checkpoint write holds keyMu for reading from the moment it picks
+	// the key until its rename, so that once SetKeys returns no write
+	// sealed with the previous key is still to land.
+	keys  atomic.Pointer[keySet]
+	keyMu sync.RWMutex
 
 	mu     sync.RWMutex
 	agents map[string]*agent
@@ -115,7 +119,9 @@ func (o *Orchestrator) SetKeys(key []byte, ring *crypto.Keyring) error {
 	if err != nil {
 		return err
 	}
+	o.keyMu.Lock()
 	o.keys.Store(ks)
+	o.keyMu.Unlock()
 	o.retryUnreadable()
 	return nil
 }
@@ -730,5 +736,7 @@ func (o *Orchestrator) unreserve(a *agent, created bool) {
 
 // write stores an agent's checkpoint.
 func (o *Orchestrator) write(id string, data []byte) error {
+	o.keyMu.RLock()
+	defer o.keyMu.RUnlock()
 	return writeCheckpoint(filepath.Join(o.opts.Dir, id+CheckpointExt), data, o.keys.Load().seal)
 }
