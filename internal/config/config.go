@@ -168,14 +168,21 @@ type AuditConfig struct {
 type EncryptionConfig struct {
 	Enabled   bool   `mapstructure:"enabled" doc:"encrypt data at rest"`
 	Algorithm string `mapstructure:"algorithm" enum:"aes-256-gcm" doc:"encryption algorithm"`
-	KeyFile   string `mapstructure:"key_file" doc:"AES-256 key file"`
+	KeyFile   string `mapstructure:"key_file" doc:"AES-256 key file: seals new data and opens data it sealed"`
+	// OldKeyFiles are earlier keys kept during a rotation: they open data
+	// sealed before it, and never seal.
+	OldKeyFiles []string `mapstructure:"old_key_files" doc:"earlier AES-256 key files that still decrypt but never encrypt (during a key rotation)"`
 }
 
 // SigningConfig is signing of artifacts and provenance.
 type SigningConfig struct {
 	Enabled   bool   `mapstructure:"enabled" doc:"sign artifacts"`
 	Algorithm string `mapstructure:"algorithm" enum:"rsa-pss" doc:"signature algorithm"`
-	KeyFile   string `mapstructure:"key_file" doc:"RSA private key file (PEM)"`
+	KeyFile   string `mapstructure:"key_file" doc:"RSA private key file (PEM) that signs; the runbook's SIGNING_KEY_NEW"`
+	// OldKeyFile and VerifyKeys are the runbook's dual-key mode: during a
+	// transition the old key's signatures still verify.
+	OldKeyFile string   `mapstructure:"old_key_file" doc:"previous RSA private key (PEM), kept during a key transition; never signs, its public half verifies; the runbook's SIGNING_KEY_OLD"`
+	VerifyKeys []string `mapstructure:"verify_keys" doc:"public keys (PEM) that verify signatures, new and old; the runbook's VERIFY_KEYS"`
 }
 
 // ComplianceConfig is compliance-control enforcement.

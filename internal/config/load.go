@@ -215,13 +215,25 @@ func defaultLayer() *layer {
 	return l
 }
 
-// envLayer reads TARS_<KEY> for every key.
+// RunbookEnvAliases are environment variables the runbook names, read
+// for their key when TARS_<KEY> is not set (the runbook's dual-key
+// signing configuration).
+var RunbookEnvAliases = map[string]string{
+	"signing.key_file":     "SIGNING_KEY_NEW",
+	"signing.old_key_file": "SIGNING_KEY_OLD",
+	"signing.verify_keys":  "VERIFY_KEYS",
+}
+
+// envLayer reads TARS_<KEY> for every key, or the runbook's name for it.
 func envLayer(getenv func(string) string) (*layer, []Problem) {
 	l := newLayer(sourceEnv, "")
 	var problems []Problem
 	for _, f := range Fields() {
 		name := f.EnvVar()
 		s := getenv(name)
+		if alias, ok := RunbookEnvAliases[f.Key]; ok && s == "" {
+			name, s = alias, getenv(alias)
+		}
 		if s == "" {
 			continue
 		}

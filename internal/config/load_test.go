@@ -353,3 +353,23 @@ func TestUnsetVariableOverridden(t *testing.T) {
 		t.Errorf("unset variable in a file: %v", err)
 	}
 }
+
+func TestRunbookSigningEnvNames(t *testing.T) {
+	res, err := Load(LoadOptions{Getenv: env(
+		"SIGNING_KEY_NEW", "/run/secrets/rsa-new/rsa_private.pem",
+		"SIGNING_KEY_OLD", "/run/secrets/rsa-old/rsa_private.pem",
+		"VERIFY_KEYS", "/run/secrets/rsa-new/rsa_public.pem,/run/secrets/rsa-old/rsa_public.pem",
+		"TARS_SIGNING_OLD_KEY_FILE", "/wins.pem",
+	)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := res.Config.Signing
+	if s.KeyFile != "/run/secrets/rsa-new/rsa_private.pem" || s.OldKeyFile != "/wins.pem" ||
+		len(s.VerifyKeys) != 2 || s.VerifyKeys[1] != "/run/secrets/rsa-old/rsa_public.pem" {
+		t.Errorf("signing = %+v", s)
+	}
+	if got := res.Sources["signing.key_file"]; got != "env SIGNING_KEY_NEW" {
+		t.Errorf("source = %q", got)
+	}
+}

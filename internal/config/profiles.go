@@ -107,9 +107,12 @@ func defaults() map[string]any {
 		"encryption.enabled":                       false,
 		"encryption.algorithm":                     "aes-256-gcm",
 		"encryption.key_file":                      "",
+		"encryption.old_key_files":                 []string{},
 		"signing.enabled":                          false,
 		"signing.algorithm":                        "rsa-pss",
 		"signing.key_file":                         "",
+		"signing.old_key_file":                     "",
+		"signing.verify_keys":                      []string{},
 		"compliance.enforcement_mode":              "warn",
 		"compliance.controls":                      []string{},
 

@@ -11,6 +11,16 @@
 // timeout to finish. A value on Options.Force (the second signal) abandons
 // the drain and closes every connection at once.
 //
+// # Reload
+//
+// A daemon that can change state without a restart sets Options.Reload
+// (func(ctx) error). On SIGHUP [Run] calls it, one call at a time; a
+// failure is logged ("Reload failed; still running with the previous
+// configuration") and the daemon keeps serving with what it had. Every
+// outcome is counted in tars_reloads_total{result="success"|"failure"}, so
+// whoever sent the signal can poll /metrics to see it handled. Without
+// Reload, SIGHUP is logged and ignored: it never stops a daemon.
+//
 // # Health
 //
 // /health runs every [Check] concurrently, each with a short timeout, and

@@ -54,6 +54,15 @@ type Options struct {
 	Force <-chan struct{}
 	// OnReady is called once the daemon serves (tests, supervisors).
 	OnReady func(addr net.Addr)
+
+	// Reload, when set, is called on every SIGHUP while the daemon serves,
+	// one call at a time, with Run's context. It re-reads what the daemon
+	// can change without a restart (key files, secrets) and swaps it in
+	// only when all of it loaded: on error it must keep the old state.
+	// The daemon logs the outcome, counts it in tars_reloads_total
+	// {result="success"|"failure"} and never stops because of it. Without
+	// Reload, SIGHUP is logged and ignored (it never kills a daemon).
+	Reload func(ctx context.Context) error
 }
 
 // Run serves until ctx is cancelled, then shuts down gracefully. It
@@ -101,6 +110,8 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	stopReload := handleReload(ctx, opts.Reload, log, reg)
+	defer stopReload()
 	ready.state.Store(Ready)
 	if opts.OnReady != nil {
 		opts.OnReady(opts.Listener.Addr())

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tars-ops/tarsctl/internal/atomicfile"
 	"github.com/tars-ops/tarsctl/internal/crypto"
+	"github.com/tars-ops/tarsctl/internal/signing"
 )
 
 // DefaultRSABits is the size of a generated RSA key, as the runbook's
@@ -235,4 +236,13 @@ func Shred(path string) error {
 		return fmt.Errorf("shred %w", err)
 	}
 	return nil
+}
+
+// marshalPublic PEM-encodes the public half of k.
+func marshalPublic(k *signing.Key) ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(k.Public())
+	if err != nil {
+		return nil, fmt.Errorf("encode public key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
 }

@@ -164,8 +164,9 @@ type RotateOptions struct {
 	RetireOld  bool
 	// DryRun plans and counts, and modifies nothing.
 	DryRun bool
-	// Workers bounds the files re-encrypted at once (default: the number
-	// of CPUs, at most 8).
+	// Workers bounds the files in flight at once (default: 4 × GOMAXPROCS,
+	// at most 16). At most GOMAXPROCS of them encrypt at a time; the others
+	// wait for their fsync, which costs no CPU.
 	Workers  int
 	Progress progress.Reporter
 	Now      func() time.Time
@@ -216,7 +217,7 @@ func Rotate(ctx context.Context, opts RotateOptions) (*Result, error) {
 		opts.Progress = progress.Discard
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = min(runtime.NumCPU(), 8)
+		opts.Workers = min(4*runtime.GOMAXPROCS(0), 16)
 	}
 	oldID, newID := crypto.KeyID(opts.OldKey), crypto.KeyID(opts.NewKey)
 	if oldID == newID {
@@ -300,6 +301,13 @@ func Rotate(ctx context.Context, opts RotateOptions) (*Result, error) {
 	if err := before(PhaseMigrate); err != nil {
 		return res, err
 	}
+	// Scan again: a live writer may have sealed files with the old key
+	// between the plan and the switch.
+	again, err := scan(opts.DataDir, oldID, newID, true)
+	if err != nil {
+		return res, err
+	}
+	plan.oldFiles, plan.StaleTemps = again.oldFiles, again.StaleTemps
 	start := time.Now()
 	n, nbytes, err := migrate(ctx, opts, plan, ring)
 	res.Rewritten, res.BytesRewritten = n, nbytes
@@ -358,6 +366,8 @@ func scan(dir, oldID, newID string, resuming bool) (*Plan, error) {
 		case strings.Contains(name, tempMarker), isJournalTemp(name):
 			p.StaleTemps++
 			return nil
+		case isWriterTemp(name):
+			return nil // a live writer's file in the making: not ours
 		case path == filepath.Join(dir, JournalName), !d.Type().IsRegular():
 			return nil
 		}
@@ -425,10 +435,12 @@ func migrate(ctx context.Context, opts RotateOptions, plan *Plan, ring *crypto.K
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	work := make(chan string)
+	cpu := make(chan struct{}, min(opts.Workers, runtime.GOMAXPROCS(0)))
 	for range min(opts.Workers, max(len(plan.oldFiles), 1)) {
 		wg.Go(func() {
+			var buf crypto.ReencryptBuffer
 			for path := range work {
-				n, err := rekey(path, ring, opts.NewKey)
+				n, err := rekey(path, ring, opts.NewKey, &buf, cpu)
 				if err != nil {
 					errOnce.Do(func() { firstErr = err; cancel() })
 					continue
@@ -472,6 +484,13 @@ const ioBuf = 256 << 10
 // the rename protocol — is the same, at a fraction of the disk time.
 var testOnlyNoSync = false
 
+// isWriterTemp matches the temporary files internal/atomicfile (and the
+// orchestrator's checkpoint writer) write before renaming: a running daemon
+// may be writing one right now, so rotation neither reads nor removes them.
+func isWriterTemp(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp-")
+}
+
 // isJournalTemp matches the temporary file internal/atomicfile writes the
 // journal through, which a kill can leave behind.
 func isJournalTemp(name string) bool {
@@ -481,27 +500,33 @@ func isJournalTemp(name string) bool {
 // rekey rewrites one file under the new key: a temporary copy in the same
 // directory, synced, then renamed over the original. A file that is no
 // longer sealed with the old key (a concurrent run got to it) is skipped.
-func rekey(path string, ring *crypto.Keyring, newKey []byte) (n int64, err error) {
+// It holds the [LockReplace] lock on the file from open to rename and
+// renames only if the file is still the one it read, so a live writer's
+// newer version is never replaced by this older one.
+func rekey(path string, ring *crypto.Keyring, newKey []byte, buf *crypto.ReencryptBuffer, cpu chan struct{}) (n int64, err error) {
 	src, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil // removed by its writer since the scan
+	}
 	if err != nil {
 		return 0, fmt.Errorf("re-encrypt %w", err)
 	}
 	defer src.Close()
+	if err := flock(src); err != nil {
+		return 0, fmt.Errorf("re-encrypt %s: lock: %w", path, err)
+	}
 	fi, err := src.Stat()
 	if err != nil {
 		return 0, fmt.Errorf("re-encrypt %w", err)
 	}
-	// A small buffer: enough to peek at the header; the crypto reader then
-	// reads whole chunks, which bufio passes straight through.
-	br := bufio.NewReaderSize(src, 4096)
-	if head, _ := br.Peek(crypto.HeaderSize); len(head) == crypto.HeaderSize {
+	if cur, err := os.Stat(path); err != nil || !os.SameFile(cur, fi) {
+		return 0, nil // replaced by its writer before we held the lock
+	}
+	head := make([]byte, crypto.HeaderSize)
+	if m, _ := src.ReadAt(head, 0); m == crypto.HeaderSize {
 		if h, err := crypto.ParseHeader(head); err == nil && h.KeyID == crypto.KeyID(newKey) {
 			return 0, nil
 		}
-	}
-	r, err := crypto.NewReader(br, ring)
-	if err != nil {
-		return 0, fmt.Errorf("re-encrypt %s: %w", path, err)
 	}
 	dir, base := filepath.Split(path)
 	tmp, err := os.CreateTemp(dir, "."+base+tempMarker+"*")
@@ -517,15 +542,11 @@ func rekey(path string, ring *crypto.Keyring, newKey []byte) (n int64, err error
 	if err = tmp.Chmod(fi.Mode().Perm()); err != nil {
 		return 0, fmt.Errorf("re-encrypt %s: %w", path, err)
 	}
-	// The crypto writer writes whole sealed chunks: no buffering needed.
-	ew, err := crypto.NewWriter(tmp, newKey)
+	// Batches of whole chunks: one read and one write per MiB, no copies.
+	cpu <- struct{}{} // the encryption is CPU-bound: at most GOMAXPROCS at once
+	n, err = crypto.ReencryptWith(buf, tmp, src, ring, newKey)
+	<-cpu
 	if err != nil {
-		return 0, err
-	}
-	if n, err = io.CopyBuffer(ew, r, make([]byte, crypto.DefaultChunkSize)); err != nil {
-		return n, fmt.Errorf("re-encrypt %s: %w", path, err)
-	}
-	if err = ew.Close(); err != nil {
 		return n, fmt.Errorf("re-encrypt %s: %w", path, err)
 	}
 	if !testOnlyNoSync {
@@ -535,6 +556,12 @@ func rekey(path string, ring *crypto.Keyring, newKey []byte) (n int64, err error
 	}
 	if err = tmp.Close(); err != nil {
 		return n, fmt.Errorf("re-encrypt %s: %w", path, err)
+	}
+	if cur, serr := os.Stat(path); serr != nil || !os.SameFile(cur, fi) {
+		// A writer that does not take the lock replaced it meanwhile: its
+		// version is newer; drop ours (verify checks the key it used).
+		_ = os.Remove(tmp.Name())
+		return 0, nil
 	}
 	if err = os.Rename(tmp.Name(), path); err != nil {
 		return n, fmt.Errorf("re-encrypt %s: %w", path, err)
@@ -553,7 +580,8 @@ func verifyAll(ctx context.Context, opts RotateOptions) (int, error) {
 		if err != nil {
 			return err
 		}
-		if d.Type().IsRegular() && path != filepath.Join(opts.DataDir, JournalName) {
+		if d.Type().IsRegular() && path != filepath.Join(opts.DataDir, JournalName) &&
+			!strings.Contains(d.Name(), tempMarker) && !isWriterTemp(d.Name()) {
 			paths = append(paths, path)
 		}
 		return nil
@@ -571,7 +599,7 @@ func verifyAll(ctx context.Context, opts RotateOptions) (int, error) {
 		checked atomic.Int64
 	)
 	opts.Progress.Report(progress.Event{Phase: "verify", Total: total, Unit: "files"})
-	for range min(opts.Workers, max(len(paths), 1)) {
+	for range min(opts.Workers, runtime.GOMAXPROCS(0), max(len(paths), 1)) {
 		wg.Go(func() {
 			buf := make([]byte, ioBuf)
 			for path := range work {

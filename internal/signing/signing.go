@@ -219,3 +219,53 @@ func (s dsseSigner) Sign(_ context.Context, data []byte) ([]byte, error) {
 }
 
 func (s dsseSigner) KeyID() (string, error) { return s.k.ID, nil }
+
+// VerifyKeys returns the public keys that verify signatures in the
+// runbook's dual-key mode, without duplicates: the public halves of
+// keyFile (signing.key_file, SIGNING_KEY_NEW) and oldKeyFile
+// (signing.old_key_file, SIGNING_KEY_OLD), and the public key files of
+// verifyKeys (signing.verify_keys, VERIFY_KEYS). Empty names are skipped.
+// The set goes wherever pkg/verify takes a public key.
+func VerifyKeys(keyFile, oldKeyFile string, verifyKeys []string) (verify.KeySet, error) {
+	var ks verify.KeySet
+	seen := map[string]bool{}
+	add := func(pub crypto.PublicKey) error {
+		id, err := verify.KeyID(pub)
+		if err != nil {
+			return err
+		}
+		if !seen[id] {
+			seen[id] = true
+			ks = append(ks, pub)
+		}
+		return nil
+	}
+	for _, p := range []string{keyFile, oldKeyFile} {
+		if p == "" {
+			continue
+		}
+		k, err := LoadKey(p)
+		if err != nil {
+			return nil, err
+		}
+		if err := add(k.Public()); err != nil {
+			return nil, err
+		}
+	}
+	for _, p := range verifyKeys {
+		if p == "" {
+			continue
+		}
+		pub, err := verify.LoadPublicKey(p)
+		if err != nil {
+			return nil, err
+		}
+		if err := add(pub); err != nil {
+			return nil, err
+		}
+	}
+	if len(ks) == 0 {
+		return nil, errors.New("no signing or verification key is configured: set signing.key_file or signing.verify_keys (VERIFY_KEYS)")
+	}
+	return ks, nil
+}

@@ -288,3 +288,52 @@ func TestDSSEInterop(t *testing.T) {
 		}
 	}
 }
+
+// A KeySet verifies what any of its keys signed, detached or in a DSSE
+// envelope, and names the right failure otherwise.
+func TestKeySet(t *testing.T) {
+	t.Parallel()
+	rsaKey, err := signing.LoadKey(key("rsa_private.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecKey, err := signing.LoadKey(key("ecdsa_private.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	both := verify.KeySet{ecKey.Public(), rsaKey.Public()}
+	onlyEC := verify.KeySet{ecKey.Public()}
+	sig, err := rsaKey.Sign(strings.NewReader("release"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := verify.Signature(both, strings.NewReader("release"), sig); err != nil {
+		t.Errorf("set with the signer: %v", err)
+	}
+	if err := verify.Signature(both, strings.NewReader("altered"), sig); !errors.Is(err, verify.ErrContentAltered) {
+		t.Errorf("altered content: %v", err)
+	}
+	if err := verify.Signature(onlyEC, strings.NewReader("release"), sig); !errors.Is(err, verify.ErrVerificationFailed) {
+		t.Errorf("set without the signer: %v", err)
+	}
+	if err := verify.Signature(verify.KeySet{}, strings.NewReader("release"), sig); !errors.Is(err, verify.ErrUnsupportedKey) {
+		t.Errorf("empty set: %v", err)
+	}
+
+	es, _ := dsse.NewEnvelopeSigner(rsaKey.DSSE())
+	env, err := es.SignPayload(t.Context(), verify.PayloadTypeInToto, []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(env)
+	parsed, err := verify.ParseEnvelope(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := parsed.Verify(both); err != nil || id != rsaKey.ID {
+		t.Errorf("envelope with the set: %s %v", id, err)
+	}
+	if _, err := parsed.Verify(onlyEC); !errors.Is(err, verify.ErrWrongKey) {
+		t.Errorf("envelope without the signer: %v", err)
+	}
+}

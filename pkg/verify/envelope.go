@@ -123,6 +123,9 @@ func PAE(payloadType string, payload []byte) []byte {
 // id. Signatures whose keyid names another key are skipped; if every
 // signature does, the error is [ErrWrongKey] and names both keys.
 func (e *Envelope) Verify(pub crypto.PublicKey) (keyID string, err error) {
+	if ks, ok := pub.(KeySet); ok {
+		return ks.verifyEnvelope(e)
+	}
 	keyID, err = KeyID(pub)
 	if err != nil {
 		return "", err

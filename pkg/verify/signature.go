@@ -67,6 +67,9 @@ func Signature(pub crypto.PublicKey, r io.Reader, sig []byte) error {
 
 // Digest is [Signature] for content already hashed with SHA-256.
 func Digest(pub crypto.PublicKey, digest, sig []byte) error {
+	if ks, ok := pub.(KeySet); ok {
+		return ks.digest(digest, sig)
+	}
 	if err := CheckPublicKey(pub); err != nil {
 		return err
 	}

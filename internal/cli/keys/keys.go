@@ -36,7 +36,7 @@ func NewCmdKeys(f *cmdutil.Factory) *cobra.Command {
 		Use:   "rotate <command>",
 		Short: "Rotate a key",
 	}
-	rotate.AddCommand(NewCmdRotateAES(f, nil))
+	rotate.AddCommand(NewCmdRotateAES(f, nil), NewCmdRotateRSA(f, nil))
 	cmd.AddCommand(
 		NewCmdGenerate(f, nil),
 		NewCmdEncrypt(f, nil),
@@ -44,6 +44,7 @@ func NewCmdKeys(f *cmdutil.Factory) *cobra.Command {
 		NewCmdID(f, nil),
 		NewCmdStatus(f, nil),
 		rotate,
+		NewCmdRetireOld(f, nil),
 	)
 	return cmd
 }

@@ -2,14 +2,10 @@ package keys
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"sort"
-	"strings"
-	"syscall"
+	"time"
 
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
@@ -35,6 +31,9 @@ type RotateAESOptions struct {
 	Workers   int
 	Output    string
 	Quiet     bool
+	// ReloadTimeout bounds the wait for the orchestrator to confirm each
+	// keyring change.
+	ReloadTimeout time.Duration
 }
 
 // NewCmdRotateAES returns `tarsctl keys rotate aes`.
@@ -67,11 +66,18 @@ func NewCmdRotateAES(f *cmdutil.Factory, runF func(context.Context, *RotateAESOp
 			the rotation with nothing changed. Files that are not encrypted
 			(a SQLite database, logs) are left alone.
 
-			Running daemons cannot yet reload a keyring, so the command refuses
-			while tarsctl-started daemons run, unless --no-restart says that
-			none of them serves this data (stop them with tarsctl stop --all,
-			rotate, then point encryption.key_file at the new key and start
-			them). Destructive: needs --yes when not on a terminal.
+			When the data directory holds the orchestrator's checkpoints
+			(DATA_DIR/orchestrator/agents), the orchestrator follows the
+			rotation without a restart: at expand, switch and contract the
+			command writes the keyring state file DATA_DIR/aes-keyring.json
+			(key files and ids, no key material), sends the running
+			orchestrator (found by its pidfile in RUN_DIR) SIGHUP, and waits
+			until its /metrics show the new keyring (tars_orchestrator_aes_key)
+			before going on. The orchestrator keeps serving throughout and
+			reads checkpoints sealed with either key. While the state file
+			exists it wins over encryption.key_file; see docs/keys.md.
+			--no-restart leaves daemons and the state file alone, for data no
+			daemon serves. Destructive: needs --yes when not on a terminal.
 
 			EXIT STATUS
 			  0  rotated (or, with --dry-run, planned)
@@ -81,6 +87,8 @@ func NewCmdRotateAES(f *cmdutil.Factory, runF func(context.Context, *RotateAESOp
 			     readable by others, files sealed with neither key; nothing
 			     was modified
 			  4  permission denied
+			  6  the orchestrator did not confirm a keyring change in time
+			     (--reload-timeout); run the same command again to resume
 		`),
 		Example: heredoc.Doc(`
 			$ tarsctl keys generate aes --out /etc/tars/aes-new.key
@@ -116,7 +124,8 @@ func NewCmdRotateAES(f *cmdutil.Factory, runF func(context.Context, *RotateAESOp
 	fl.BoolVar(&opts.RetireOld, "retire-old", false, "after verify, overwrite and remove the old key file")
 	fl.BoolVar(&opts.NoRestart, "no-restart", false, "leave daemons alone: no running daemon serves this data")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation")
-	fl.IntVar(&opts.Workers, "workers", 0, "files re-encrypted at once (default: CPUs, at most 8)")
+	fl.IntVar(&opts.Workers, "workers", 0, "files in flight at once (default: 4 × GOMAXPROCS, at most 16); at most GOMAXPROCS encrypt at a time")
+	fl.DurationVar(&opts.ReloadTimeout, "reload-timeout", time.Minute, "how long to wait for the orchestrator to confirm each keyring change")
 	return cmd
 }
 
@@ -129,28 +138,27 @@ func rotateAESRun(ctx context.Context, opts *RotateAESOptions) error {
 	if err != nil {
 		return classify(fmt.Errorf("--new-key: %w", err))
 	}
-	var runDir string
+	var cfg *config.Config
 	if opts.DataDir == "" || !opts.NoRestart {
-		cfg, err := opts.Config()
-		if err != nil {
+		if cfg, err = opts.Config(); err != nil {
 			return err
 		}
 		if opts.DataDir == "" {
 			opts.DataDir = cfg.Paths.DataDirPath()
 		}
-		runDir = cfg.Paths.RunDirPath()
-	}
-	if !opts.NoRestart && !opts.DryRun {
-		if running := runningDaemons(runDir); len(running) > 0 {
-			return cmdutil.Failed(cmdutil.WithHint(
-				fmt.Errorf("daemons are running (%s) and cannot reload a keyring yet; nothing was modified", strings.Join(running, ", ")),
-				"stop them with tarsctl stop --all, rotate, set encryption.key_file to the new key and start them again",
-				"or pass --no-restart if none of them serves "+opts.DataDir))
-		}
 	}
 	st := ui.NewStatus(opts.IO, opts.Quiet)
 	jsonMode := opts.Output == cmdutil.OutputJSON
-
+	var live *liveKeyring
+	if !opts.NoRestart {
+		live, err = newLiveKeyring(cfg, opts.DataDir, opts.OldKey, opts.NewKey, oldKey, newKey, opts.ReloadTimeout)
+		if err != nil {
+			return err
+		}
+		if live != nil {
+			live.status = st.Info
+		}
+	}
 	// Plan first: it validates everything and changes nothing.
 	plan, err := keys.Rotate(ctx, keys.RotateOptions{DataDir: opts.DataDir, OldKey: oldKey, NewKey: newKey, DryRun: true})
 	if err != nil {
@@ -172,11 +180,15 @@ func rotateAESRun(ctx context.Context, opts *RotateAESOptions) error {
 		}
 	}
 	prog := ui.NewProgress(opts.IO, jsonMode, opts.Quiet)
-	res, err := keys.Rotate(ctx, keys.RotateOptions{
+	ropts := keys.RotateOptions{
 		DataDir: opts.DataDir, OldKey: oldKey, NewKey: newKey,
 		OldKeyPath: opts.OldKey, RetireOld: opts.RetireOld,
 		Workers: opts.Workers, Progress: prog,
-	})
+	}
+	if live != nil {
+		ropts.BeforePhase = live.before
+	}
+	res, err := keys.Rotate(ctx, ropts)
 	prog.Done()
 	if err != nil {
 		var verr *keys.VerifyError
@@ -202,6 +214,10 @@ func rotateAESRun(ctx context.Context, opts *RotateAESOptions) error {
 	} else {
 		st.Info("Old key %s kept at %s; remove it with --retire-old once nothing needs it", res.OldKeyID, opts.OldKey)
 	}
+	if live != nil {
+		st.Info("The daemons take their AES keys from %s until it is removed; set encryption.key_file to %s in the configuration (and encryption.old_key_files while the old key is kept)",
+			keys.KeyringPath(live.dataDir), live.newRef.KeyFile)
+	}
 	fmt.Fprintf(opts.IO.Out, "rewritten\t%d\nverified\t%d\nnew_key_id\t%s\n", res.Rewritten, res.Verified, res.NewKeyID)
 	return nil
 }
@@ -212,29 +228,4 @@ func printPlan(ios *iostreams.IOStreams, p *keys.Result) {
 	if p.Resuming {
 		fmt.Fprintf(ios.Out, "resume_after\t%s\n", p.ResumeFrom)
 	}
-}
-
-// runningDaemons lists the services whose RUN_DIR pidfile names a live
-// process.
-func runningDaemons(runDir string) []string {
-	matches, _ := filepath.Glob(filepath.Join(runDir, "*.pid"))
-	var out []string
-	for _, m := range matches {
-		b, err := os.ReadFile(m)
-		if err != nil {
-			continue
-		}
-		var p struct {
-			Service string `json:"service"`
-			PID     int    `json:"pid"`
-		}
-		if json.Unmarshal(b, &p) != nil || p.PID <= 0 {
-			continue
-		}
-		if err := syscall.Kill(p.PID, 0); err == nil || errors.Is(err, syscall.EPERM) {
-			out = append(out, p.Service)
-		}
-	}
-	sort.Strings(out)
-	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
@@ -69,7 +70,7 @@ func NewCmdVerify(f *cmdutil.Factory, runF func(context.Context, *VerifyOptions)
 			return verifyRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.PublicKey, "public-key", "", "PEM public key (PKIX or PKCS#1) of the signer")
+	cmd.Flags().StringVar(&opts.PublicKey, "public-key", "", "PEM public key (PKIX or PKCS#1) of the signer; a comma-separated list (the runbook's VERIFY_KEYS) accepts a signature by any of them")
 	cmd.Flags().StringVar(&opts.Signature, "signature", "", "signature file (default FILE.sig)")
 	_ = cmd.MarkFlagFilename("public-key", "pem")
 	return cmd
@@ -83,11 +84,15 @@ type verifyJSON struct {
 }
 
 func verifyRun(_ context.Context, opts *VerifyOptions) error {
-	pub, err := verify.LoadPublicKey(opts.PublicKey)
+	pub, err := verify.LoadPublicKeys(opts.PublicKey)
 	if err != nil {
 		return classify(err)
 	}
 	keyID, _ := verify.KeyID(pub)
+	if ks, ok := pub.(verify.KeySet); ok {
+		ids, _ := ks.IDs()
+		keyID = "one of " + strings.Join(ids, ", ")
+	}
 	status := ui.NewStatus(opts.IO, opts.Quiet)
 	var results []verifyJSON
 	var firstErr error

@@ -38,7 +38,8 @@ var Daemons = map[string]Daemon{
 		return dashboardapi.Run(ctx, dashboardapi.RunOptions{Config: cfg, Version: build.Info().Version, Getenv: getenv, Logger: log})
 	},
 	orchestrator.Service: func(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv func(string) string) error {
-		err := orchestrator.Run(ctx, orchestrator.RunOptions{Config: cfg, Version: build.Info().Version, Getenv: getenv, Logger: log})
+		err := orchestrator.Run(ctx, orchestrator.RunOptions{Config: cfg, Version: build.Info().Version, Getenv: getenv, Logger: log,
+			Reconfig: reconfig(ctx)})
 		if errors.Is(err, orchestrator.ErrNoKeyFile) {
 			return cmdutil.WithExitCode(cmdutil.ExitUsage, err)
 		}
@@ -47,6 +48,15 @@ var Daemons = map[string]Daemon{
 	hypersync.Service: func(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv func(string) string) error {
 		return hypersync.Run(ctx, hypersync.RunOptions{Config: cfg, Version: build.Info().Version, Getenv: getenv, Logger: log})
 	},
+}
+
+// reconfigKey carries the configuration loader of Run to the daemons, for
+// reloads on SIGHUP.
+type reconfigKey struct{}
+
+func reconfig(ctx context.Context) func() (*config.Config, error) {
+	f, _ := ctx.Value(reconfigKey{}).(func() (*config.Config, error))
+	return f
 }
 
 // Names returns the services that can be served, sorted.
@@ -159,6 +169,7 @@ func Run(ctx context.Context, opts *Options) error {
 		defer stop()
 		log.Warn("Profiling enabled on http://" + opts.PprofAddr + "/debug/pprof/ (do not expose it)")
 	}
+	ctx = context.WithValue(ctx, reconfigKey{}, opts.Config)
 	err = Daemons[opts.Service](ctx, cfg, log, opts.Getenv)
 	switch {
 	case err == nil:

@@ -85,7 +85,7 @@ func NewCmdVerify(f *cmdutil.Factory, runF func(context.Context, *VerifyOptions)
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Provenance, "provenance", "", "signed provenance (DSSE envelope) to verify")
-	fl.StringVar(&opts.PublicKey, "public-key", "", "PEM public key (PKIX or PKCS#1) of the signer")
+	fl.StringVar(&opts.PublicKey, "public-key", "", "PEM public key (PKIX or PKCS#1) of the signer; a comma-separated list (the runbook's VERIFY_KEYS) accepts a signature by any of them")
 	fl.StringArrayVar(&opts.Artifacts, "artifact", nil, "artifact whose SHA-256 must be a subject (repeatable)")
 	fl.StringArrayVar(&opts.Digests, "digest", nil, "sha256:HEX digest that must be a subject (repeatable)")
 	fl.StringVar(&opts.BuilderID, "builder-id", "", "required builder id")
@@ -107,7 +107,7 @@ type verifyJSON struct {
 
 func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 	_ = ctx
-	pub, err := verify.LoadPublicKey(opts.PublicKey)
+	pub, err := verify.LoadPublicKeys(opts.PublicKey)
 	if err != nil {
 		return classify(err)
 	}

@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
-	"github.com/tars-ops/tarsctl/internal/atomicfile"
 	"github.com/tars-ops/tarsctl/internal/crypto"
+	"github.com/tars-ops/tarsctl/internal/keys"
 	"github.com/tars-ops/tarsctl/internal/rl"
 )
 
@@ -63,22 +64,59 @@ func (a *agent) checkpointLocked() ([]byte, error) {
 }
 
 // writeCheckpoint replaces path atomically with data, encrypted with key
-// when key is not nil. The file is 0600 either way.
-func writeCheckpoint(path string, data, key []byte) error {
-	return atomicfile.Write(path, atomicfile.Options{Perm: 0o600}, func(w io.Writer) error {
-		if key == nil {
-			_, err := w.Write(data)
-			return err
-		}
-		ew, err := crypto.NewWriter(w, key)
+// when key is not nil. The file is 0600 either way. The rename happens
+// under keys.LockReplace, so a key rotation re-encrypting the same file
+// concurrently never puts back an older version.
+func writeCheckpoint(path string, data, key []byte) (err error) {
+	dir, base := filepath.Split(path)
+	// The name is atomicfile's: load and key rotation skip such files.
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	defer func() {
 		if err != nil {
-			return err
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
 		}
-		if _, err := ew.Write(data); err != nil {
-			return err
+	}()
+	w := bufio.NewWriterSize(tmp, 64<<10)
+	if key == nil {
+		_, err = w.Write(data)
+	} else {
+		var ew *crypto.Writer
+		if ew, err = crypto.NewWriter(w, key); err == nil {
+			if _, err = ew.Write(data); err == nil {
+				err = ew.Close()
+			}
 		}
-		return ew.Close()
-	})
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write checkpoint %s: %w", path, err)
+	}
+	unlock, err := keys.LockReplace(path)
+	if err != nil {
+		return err
+	}
+	err = os.Rename(tmp.Name(), path)
+	unlock()
+	if err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
 }
 
 // fileInfo says how a checkpoint was stored.

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -90,8 +91,60 @@ type Orchestrator struct {
 	metrics *metrics
 	workers chan struct{}
 
+	// keys are the checkpoint keys in force; SetKeys swaps them (SIGHUP).
+	// A checkpoint write holds keyMu for reading from the moment it picks
+	// the key until its rename, so that once SetKeys returns no write
+	// sealed with the previous key is still to land.
+	keys  atomic.Pointer[keySet]
+	keyMu sync.RWMutex
+
 	mu     sync.RWMutex
 	agents map[string]*agent
+}
+
+// keySet is the key that seals checkpoints (nil: plain text) and the
+// keyring that opens them.
+type keySet struct {
+	seal []byte
+	ring *crypto.Keyring
+}
+
+// SetKeys replaces the checkpoint keys: from now on checkpoints are sealed
+// with key (nil: written in plain text) and opened with ring, to which key
+// is added. Writes already under way finish with the keys they started
+// with. Agents whose checkpoint could not be opened with the old keys are
+// loaded again with the new ones.
+func (o *Orchestrator) SetKeys(key []byte, ring *crypto.Keyring) error {
+	ks, err := newKeySet(key, ring)
+	if err != nil {
+		return err
+	}
+	o.keyMu.Lock()
+	o.keys.Store(ks)
+	o.keyMu.Unlock()
+	o.retryUnreadable()
+	return nil
+}
+
+func newKeySet(key []byte, ring *crypto.Keyring) (*keySet, error) {
+	r, err := crypto.NewKeyring()
+	if err != nil {
+		return nil, err
+	}
+	if ring != nil {
+		for _, id := range ring.IDs() {
+			k, _ := ring.Lookup(id)
+			if _, err := r.Add(k); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if key != nil {
+		if _, err := r.Add(key); err != nil {
+			return nil, fmt.Errorf("checkpoint key: %w", err)
+		}
+	}
+	return &keySet{seal: key, ring: r}, nil
 }
 
 // agent is one learner and what is known about it.
@@ -182,13 +235,9 @@ func New(opts Options) (*Orchestrator, error) {
 	if opts.NewSeed == nil {
 		opts.NewSeed = randomSeed
 	}
-	if opts.Keyring == nil {
-		opts.Keyring = &crypto.Keyring{}
-	}
-	if opts.Key != nil {
-		if _, err := opts.Keyring.Add(opts.Key); err != nil {
-			return nil, fmt.Errorf("checkpoint key: %w", err)
-		}
+	ks, err := newKeySet(opts.Key, opts.Keyring)
+	if err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create checkpoint directory: %w", err)
@@ -199,6 +248,7 @@ func New(opts Options) (*Orchestrator, error) {
 		workers: make(chan struct{}, opts.Workers),
 		agents:  map[string]*agent{},
 	}
+	o.keys.Store(ks)
 	m, err := newMetrics(opts.Registry, o)
 	if err != nil {
 		return nil, err
@@ -235,47 +285,76 @@ func (o *Orchestrator) load() error {
 			continue
 		}
 		a := &agent{id: id}
-		cp, info, err := readCheckpoint(path, o.opts.Keyring)
-		if err == nil && cp.AgentID != id {
-			err = fmt.Errorf("checkpoint %s holds agent %q", path, cp.AgentID)
-		}
-		var l *rl.Learner
-		if err == nil {
-			l, err = rl.Restore(cp.Learner)
-			if err != nil {
-				err = fmt.Errorf("checkpoint %s: %w", path, err)
-			}
-		}
-		if err != nil {
-			o.log.Error("Checkpoint unreadable: agent "+id+" is listed with status error and its file left as it is", "file", path, "error", err)
-			a.status, a.loadErr = client.AgentError, err
-			a.created, a.updated = o.opts.Now().UTC(), o.opts.Now().UTC()
-			o.agents[id] = a
-			continue
-		}
-		switch {
-		case info.encrypted && o.opts.Key == nil:
-			o.log.Warn("Checkpoint is encrypted but encryption is off: it will be rewritten in plain text when the agent next changes", "agent", id, "key_id", info.keyID)
-		case !info.encrypted && o.opts.Key != nil:
-			o.log.Info("Checkpoint is in plain text: it will be encrypted when the agent next changes", "agent", id)
-		case info.encrypted && info.keyID != crypto.KeyID(o.opts.Key):
-			o.log.Info("Checkpoint is encrypted with an older key: it will be re-encrypted with the current one when the agent next changes", "agent", id, "key_id", info.keyID)
-		}
-		a.status = client.AgentIdle
-		a.learner = l
-		a.hp = l.Hyperparameters()
-		a.base = cp.Learner
-		a.live = stats{
-			episodes: l.Episodes(), exploration: l.Exploration(), last: cp.LastReward, best: cp.BestReward,
-			recent: cp.RecentRewards, runs: cp.TrainingRuns, lastTrained: cp.LastTrainedAt,
-		}
-		a.baseStats = a.live.clone()
-		a.created, a.updated = cp.CreatedAt, cp.UpdatedAt
+		o.loadAgent(a, path)
 		o.agents[id] = a
 		o.metrics.observeAgent(a)
 	}
 	o.log.Info(fmt.Sprintf("Loaded %d agent checkpoint(s) from %s", len(o.agents), o.opts.Dir), "unreadable", len(o.Unreadable()))
 	return nil
+}
+
+// loadAgent fills a from its checkpoint at path, or marks it unreadable.
+// a.mu must be held or a not yet shared.
+func (o *Orchestrator) loadAgent(a *agent, path string) {
+	ks := o.keys.Load()
+	id := a.id
+	cp, info, err := readCheckpoint(path, ks.ring)
+	if err == nil && cp.AgentID != id {
+		err = fmt.Errorf("checkpoint %s holds agent %q", path, cp.AgentID)
+	}
+	var l *rl.Learner
+	if err == nil {
+		l, err = rl.Restore(cp.Learner)
+		if err != nil {
+			err = fmt.Errorf("checkpoint %s: %w", path, err)
+		}
+	}
+	if err != nil {
+		o.log.Error("Checkpoint unreadable: agent "+id+" is listed with status error and its file left as it is", "file", path, "error", err)
+		a.status, a.loadErr = client.AgentError, err
+		a.created, a.updated = o.opts.Now().UTC(), o.opts.Now().UTC()
+		return
+	}
+	switch {
+	case info.encrypted && ks.seal == nil:
+		o.log.Warn("Checkpoint is encrypted but encryption is off: it will be rewritten in plain text when the agent next changes", "agent", id, "key_id", info.keyID)
+	case !info.encrypted && ks.seal != nil:
+		o.log.Info("Checkpoint is in plain text: it will be encrypted when the agent next changes", "agent", id)
+	case info.encrypted && info.keyID != crypto.KeyID(ks.seal):
+		o.log.Info("Checkpoint is encrypted with an older key: it will be re-encrypted with the current one when the agent next changes", "agent", id, "key_id", info.keyID)
+	}
+	a.status, a.loadErr = client.AgentIdle, nil
+	a.learner = l
+	a.hp = l.Hyperparameters()
+	a.base = cp.Learner
+	a.live = stats{
+		episodes: l.Episodes(), exploration: l.Exploration(), last: cp.LastReward, best: cp.BestReward,
+		recent: cp.RecentRewards, runs: cp.TrainingRuns, lastTrained: cp.LastTrainedAt,
+	}
+	a.baseStats = a.live.clone()
+	a.created, a.updated = cp.CreatedAt, cp.UpdatedAt
+}
+
+// retryUnreadable loads again the agents whose checkpoint was sealed with
+// a key the keyring lacked, after the keys changed.
+func (o *Orchestrator) retryUnreadable() {
+	o.mu.RLock()
+	var list []*agent
+	for _, a := range o.agents {
+		list = append(list, a)
+	}
+	o.mu.RUnlock()
+	for _, a := range list {
+		a.mu.Lock()
+		if errors.Is(a.loadErr, crypto.ErrUnknownKey) {
+			o.loadAgent(a, filepath.Join(o.opts.Dir, a.id+CheckpointExt))
+			if a.loadErr == nil {
+				o.log.Info("Checkpoint readable with the new keyring: agent "+a.id+" is loaded", "agent", a.id)
+			}
+		}
+		a.mu.Unlock()
+		o.metrics.observeAgent(a)
+	}
 }
 
 // Unreadable lists the agents whose checkpoint could not be loaded, with
@@ -657,5 +736,7 @@ func (o *Orchestrator) unreserve(a *agent, created bool) {
 
 // write stores an agent's checkpoint.
 func (o *Orchestrator) write(id string, data []byte) error {
-	return writeCheckpoint(filepath.Join(o.opts.Dir, id+CheckpointExt), data, o.opts.Key)
+	o.keyMu.RLock()
+	defer o.keyMu.RUnlock()
+	return writeCheckpoint(filepath.Join(o.opts.Dir, id+CheckpointExt), data, o.keys.Load().seal)
 }

@@ -12,10 +12,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tars-ops/tarsctl/internal/auth"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/crypto"
 	"github.com/tars-ops/tarsctl/internal/daemon"
+	"github.com/tars-ops/tarsctl/internal/keys"
 	"github.com/tars-ops/tarsctl/internal/services"
 	"github.com/tars-ops/tarsctl/internal/services/dashboardapi"
 	"github.com/tars-ops/tarsctl/internal/state"
@@ -38,6 +41,10 @@ type RunOptions struct {
 	Listener net.Listener
 	OnReady  func(net.Addr)
 	Force    <-chan struct{}
+	// Reconfig, when set, loads the configuration again for a reload on
+	// SIGHUP (tarsctl serve passes its loader: config file, environment
+	// and flags); nil reuses Config.
+	Reconfig func() (*config.Config, error)
 }
 
 // CheckpointDir is where the agents' checkpoints live:
@@ -46,37 +53,90 @@ func CheckpointDir(cfg *config.Config) string {
 	return filepath.Join(cfg.Paths.DataDirPath(), "orchestrator", "agents")
 }
 
-// LoadKeys reads the checkpoint key from encryption.key_file. With
-// encryption on, the key is required and is returned as the key to write
-// with; with it off, a key file that is set is still read so that
-// encrypted checkpoints stay readable, and only a warning is logged if it
-// cannot be. It logs "AES key loaded" with the key's id, never the key.
+// LoadKeys reads the checkpoint keyring. Its keys come from the keyring
+// state file DATA_DIR/aes-keyring.json when one exists (tarsctl keys
+// rotate aes writes it while the daemons run), else from
+// encryption.key_file (the primary key: seals and opens) and
+// encryption.old_key_files (decrypt-only). With encryption on the primary
+// key is required and is returned as the key to write with; with it off,
+// keys that are set are still read so that encrypted checkpoints stay
+// readable, and a key that cannot be read is only a warning. It logs
+// "AES key loaded" once per key with its id and role, never the key.
 func LoadKeys(cfg *config.Config, log *slog.Logger) (write []byte, ring *crypto.Keyring, err error) {
-	ring = &crypto.Keyring{}
-	enc := cfg.Encryption
-	if enc.KeyFile == "" {
-		if enc.Enabled {
-			return nil, nil, ErrNoKeyFile
-		}
-		return nil, ring, nil
+	lk, err := loadKeyring(cfg, log)
+	if err != nil {
+		return nil, nil, err
 	}
-	key, info, err := crypto.LoadKeyFile(enc.KeyFile)
+	if cfg.Encryption.Enabled {
+		return lk.Primary, lk.Ring, nil
+	}
+	return nil, lk.Ring, nil
+}
+
+func loadKeyring(cfg *config.Config, log *slog.Logger) (*keys.LoadedKeyring, error) {
+	enc := cfg.Encryption
+	dataDir := cfg.Paths.DataDirPath()
+	state, err := keys.ReadKeyringState(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	var lk *keys.LoadedKeyring
+	source := "encryption.key_file"
+	switch {
+	case state != nil:
+		source = keys.KeyringPath(dataDir)
+		log.Info("AES keyring from "+source+" (written by tarsctl keys rotate aes); encryption.key_file and encryption.old_key_files are not used while it exists",
+			"phase", string(state.Phase))
+		lk, err = state.Load()
+	case enc.KeyFile == "" && len(enc.OldKeyFiles) == 0:
+		if enc.Enabled {
+			return nil, ErrNoKeyFile
+		}
+		return &keys.LoadedKeyring{Ring: &crypto.Keyring{}}, nil
+	case enc.KeyFile == "" && enc.Enabled:
+		return nil, ErrNoKeyFile
+	default:
+		lk, err = keys.LoadKeyring(enc.KeyFile, enc.OldKeyFiles, nil)
+	}
 	if err != nil {
 		if enc.Enabled {
-			return nil, nil, fmt.Errorf("encryption.key_file: %w", err)
+			return nil, fmt.Errorf("%s: %w", source, err)
 		}
-		log.Warn("encryption.key_file cannot be read; encrypted checkpoints will be unreadable", "error", err)
-		return nil, ring, nil
+		log.Warn("AES keys cannot be read; encrypted checkpoints will be unreadable", "source", source, "error", err)
+		return &keys.LoadedKeyring{Ring: &crypto.Keyring{}}, nil
 	}
-	id, _ := ring.Add(key)
-	log.Info("AES key loaded", "key_id", id, "key_file", enc.KeyFile, "encryption", enc.Enabled)
-	if info.WorldReadable || info.GroupReadable {
-		log.Warn(fmt.Sprintf("Key file %s is readable by other users (mode %04o): anyone who can read it can read the checkpoints; chmod 600 it", enc.KeyFile, info.Mode))
+	for _, k := range lk.Keys {
+		log.Info("AES key loaded", "key_id", k.KeyID, "role", k.Role, "key_file", k.KeyFile, "encryption", enc.Enabled)
+		if k.Info.WorldReadable || k.Info.GroupReadable {
+			log.Warn(fmt.Sprintf("Key file %s is readable by other users (mode %04o): anyone who can read it can read the checkpoints; chmod 600 it", k.KeyFile, k.Info.Mode))
+		}
 	}
-	if enc.Enabled {
-		return key, ring, nil
+	return lk, nil
+}
+
+// keyMetrics export the keyring in force, so that a tool that sent SIGHUP
+// can see which keys the daemon holds: tars_orchestrator_aes_key{key_id,
+// role} is 1 for each.
+type keyMetrics struct{ keys *prometheus.GaugeVec }
+
+func newKeyMetrics(reg prometheus.Registerer) *keyMetrics {
+	m := &keyMetrics{keys: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "tars_orchestrator_aes_key",
+		Help: "AES keys of the checkpoint keyring, by key id and role (primary, decrypt-only); always 1.",
+	}, []string{"key_id", "role"})}
+	reg.MustRegister(m.keys)
+	return m
+}
+
+func (m *keyMetrics) set(lk *keys.LoadedKeyring, enabled bool) {
+	m.keys.Reset()
+	for _, k := range lk.Keys {
+		role := k.Role
+		if role == keys.RolePrimary && !enabled {
+			role = keys.RoleDecryptOnly
+		}
+		m.keys.WithLabelValues(k.KeyID, role).Set(1)
 	}
-	return nil, ring, nil
 }
 
 // Run loads the checkpoints and serves the orchestrator's API until ctx is
@@ -102,9 +162,13 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err != nil {
 		return fmt.Errorf("JWT secret from %s: %w", source, err)
 	}
-	key, ring, err := LoadKeys(cfg, log)
+	lk, err := loadKeyring(cfg, log)
 	if err != nil {
 		return err
+	}
+	var key []byte
+	if cfg.Encryption.Enabled {
+		key = lk.Primary
 	}
 
 	authn := NewAuthenticator(cfg.Auth, signer, log)
@@ -123,9 +187,34 @@ func Run(ctx context.Context, o RunOptions) error {
 	}
 
 	reg := daemon.NewRegistry(Service, o.Version)
-	orch, err := New(Options{Dir: CheckpointDir(cfg), Key: key, Keyring: ring, Logger: log, Registry: reg})
+	orch, err := New(Options{Dir: CheckpointDir(cfg), Key: key, Keyring: lk.Ring, Logger: log, Registry: reg})
 	if err != nil {
 		return err
+	}
+	km := newKeyMetrics(reg)
+	km.set(lk, cfg.Encryption.Enabled)
+	// reload re-reads the configuration and the key files, and swaps the
+	// keyring in only when every key loaded.
+	reload := func(context.Context) error {
+		c := cfg
+		if o.Reconfig != nil {
+			if c, err = o.Reconfig(); err != nil {
+				return fmt.Errorf("configuration: %w", err)
+			}
+		}
+		nk, err := loadKeyring(c, log)
+		if err != nil {
+			return err
+		}
+		var seal []byte
+		if c.Encryption.Enabled {
+			seal = nk.Primary
+		}
+		if err := orch.SetKeys(seal, nk.Ring); err != nil {
+			return err
+		}
+		km.set(nk, c.Encryption.Enabled)
+		return nil
 	}
 	checks = append(checks, daemon.Check{Name: "checkpoints", Run: func(context.Context) (string, error) {
 		bad := orch.Unreadable()
@@ -155,6 +244,7 @@ func Run(ctx context.Context, o RunOptions) error {
 		Service: Service, Version: o.Version, Listener: ln, Handler: NewHandler(orch, authn, log), Registry: reg, Logger: log, TLS: tlsCfg,
 		ReadTimeout: cfg.API.ReadTimeout, WriteTimeout: cfg.API.WriteTimeout, IdleTimeout: cfg.API.IdleTimeout,
 		DrainTimeout: cfg.API.DrainTimeout, Force: o.Force, OnReady: o.OnReady, Checks: checks,
+		Reload: reload,
 	})
 }
 
