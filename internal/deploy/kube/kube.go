@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/url"
 	"strings"
@@ -108,7 +109,7 @@ func Classify(err error) error {
 		return fmt.Errorf("%w: %w", k8sapi.ErrForbidden, err)
 	case apierrors.IsNotFound(err):
 		return fmt.Errorf("%w: %w", k8sapi.ErrNotFound, err)
-	case clientcmd.IsEmptyConfig(err), clientcmd.IsConfigurationInvalid(err), strings.Contains(msg, "context was not found"):
+	case clientcmd.IsEmptyConfig(err), clientcmd.IsConfigurationInvalid(err), errors.Is(err, fs.ErrNotExist), strings.Contains(msg, "context was not found"):
 		return fmt.Errorf("%w: %w", k8sapi.ErrBadInput, err)
 	}
 	return err

@@ -175,7 +175,7 @@ func workload(d *appsv1.Deployment) k8sapi.Workload {
 	if d.Spec.Replicas != nil {
 		want = *d.Spec.Replicas
 	}
-	return k8sapi.Workload{Name: d.Name, Service: d.Labels[LabelComponent], Replicas: want,
+	return k8sapi.Workload{Name: d.Name, Service: serviceOf(d.Labels), Replicas: want,
 		Ready: d.Status.ReadyReplicas, Updated: d.Status.UpdatedReplicas, Available: d.Status.AvailableReplicas}
 }
 
@@ -202,7 +202,7 @@ func (c *Conn) Workloads(ctx context.Context, release string) (*k8sapi.ClusterSt
 		if p.DeletionTimestamp != nil {
 			continue // terminating: kubectl get pods shows them, status is about what serves
 		}
-		pod := k8sapi.Pod{Name: p.Name, Service: p.Labels[LabelComponent], Phase: string(p.Status.Phase), Node: p.Spec.NodeName, Created: p.CreationTimestamp.Time}
+		pod := k8sapi.Pod{Name: p.Name, Service: serviceOf(p.Labels), Phase: string(p.Status.Phase), Node: p.Spec.NodeName, Created: p.CreationTimestamp.Time}
 		for _, cond := range p.Status.Conditions {
 			if cond.Type == corev1.PodReady {
 				pod.Ready = cond.Status == corev1.ConditionTrue
@@ -283,4 +283,12 @@ func usesSecret(spec *corev1.PodSpec, secret string) bool {
 		}
 	}
 	return false
+}
+
+// serviceOf is the T.A.R.S. service an object belongs to, by its labels.
+func serviceOf(labels map[string]string) string {
+	if s := labels[LabelComponent]; s != "" {
+		return s
+	}
+	return labels["app.kubernetes.io/name"]
 }
