@@ -264,4 +264,3 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
-
