@@ -58,7 +58,7 @@ func withK8sTarget(f *cmdutil.Factory, cmd *cobra.Command, rot k8sRotation) {
 			}
 			return local(c, args)
 		}
-		for _, name := range []string{"username", "password-stdin", "skip-verify"} {
+		for _, name := range []string{"username", "password-stdin", "skip-verify", "grace"} {
 			if fl := c.Flags().Lookup(name); fl != nil && fl.Changed {
 				return cmdutil.FlagErrorf("--%s is for the local target; with --target k8s the rollout is watched instead", name)
 			}

@@ -213,3 +213,19 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+func TestIsKubernetesCommandLine(t *testing.T) {
+	t.Parallel()
+	for args, want := range map[string]bool{
+		"deploy k8s install":                 true,
+		"scale x --replicas 2":               true,
+		"restart x --target k8s":             true,
+		"status --target=k8s":                true,
+		"-test.run=TestX -test.v":            false,
+		"restart x --target local -n k8s-ns": false,
+	} {
+		if got := isKubernetesCommandLine(strings.Fields(args)); got != want {
+			t.Errorf("%q: %v, want %v", args, got, want)
+		}
+	}
+}

@@ -63,6 +63,11 @@ func GetRunner() (Runner, error) {
 		return nil, cmdutil.Unreachable(fmt.Errorf("%s=%s does not have the Kubernetes commands built in: point it at the tarsctl-k8s binary",
 			EnvCompanion, os.Getenv(EnvCompanion)))
 	}
+	if !isKubernetesCommandLine(os.Args[1:]) {
+		// tarsctl run as a library (app.Run in a test): os.Args is not the
+		// command line being run, so handing it over would run something else.
+		return nil, cmdutil.Failed(errors.New("the Kubernetes commands run in tarsctl-k8s, and this process's own command line is not the one to hand over"))
+	}
 	path, _, err := FindCompanion(os.Getenv, os.Executable, exec.LookPath)
 	if err != nil {
 		return nil, err
@@ -70,6 +75,20 @@ func GetRunner() (Runner, error) {
 	env := append(os.Environ(), envHandedOver+"=1")
 	err = syscall.Exec(path, os.Args, env)
 	return nil, cmdutil.Unreachable(fmt.Errorf("run %s: %w", path, err))
+}
+
+// isKubernetesCommandLine reports whether args name one of the commands
+// that hand over: deploy k8s, scale, or --target k8s.
+func isKubernetesCommandLine(args []string) bool {
+	for i, a := range args {
+		switch {
+		case a == "k8s" || a == "scale" || a == "--target=k8s":
+			return true
+		case a == "--target" && i+1 < len(args) && args[i+1] == TargetK8s:
+			return true
+		}
+	}
+	return false
 }
 
 // FindCompanion locates tarsctl-k8s: $TARSCTL_K8S when set, else next to
