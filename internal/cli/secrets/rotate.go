@@ -119,7 +119,7 @@ func NewCmdRotateJWT(f *cmdutil.Factory, runF func(context.Context, *RotateJWTOp
 	fl.BoolVar(&opts.PasswordStdin, "password-stdin", false, "read the --username password from stdin")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "say what would be done and stop")
-	fl.DurationVar(&opts.Timeout, "timeout", 30*time.Second, "how long to wait for the daemon to stop and to be ready again (--target k8s: for the rollout, default 5m)")
+	fl.DurationVar(&opts.Timeout, "timeout", 30*time.Second, "how long to wait for the daemon to stop and to be ready again")
 	withK8sTarget(f, cmd, jwtK8s)
 	return cmd
 }
