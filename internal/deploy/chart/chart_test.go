@@ -2,6 +2,8 @@ package chart_test
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -35,6 +37,7 @@ func deployments(t *testing.T, profile string) map[string]int {
 }
 
 func TestName(t *testing.T) {
+	t.Parallel()
 	if tarschart.Name() != "tars" {
 		t.Fatalf("Name() = %q", tarschart.Name())
 	}
@@ -51,6 +54,7 @@ func TestName(t *testing.T) {
 }
 
 func TestFilesLayout(t *testing.T) {
+	t.Parallel()
 	files, err := tarschart.Files()
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +83,7 @@ func TestFilesLayout(t *testing.T) {
 
 // The chart's values.yaml defaults are the production profile's values.
 func TestValuesYAMLIsProduction(t *testing.T) {
+	t.Parallel()
 	c := loadChart(t)
 	prod := profileVals(t, "production")
 	for k, want := range prod {
@@ -114,6 +119,7 @@ func pick(have, want map[string]any) map[string]any {
 }
 
 func TestProfileValues(t *testing.T) {
+	t.Parallel()
 	for _, p := range profiles {
 		v, err := tarschart.ProfileValues(p)
 		if err != nil {
@@ -167,6 +173,7 @@ func TestProfileValues(t *testing.T) {
 }
 
 func TestValuesKey(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{"dashboard-api": "dashboardApi", "orchestration-agent": "orchestrationAgent", "hypersync": "hypersync"} {
 		if got := tarschart.ValuesKey(in); got != want {
 			t.Errorf("ValuesKey(%q) = %q, want %q", in, got, want)
@@ -175,6 +182,7 @@ func TestValuesKey(t *testing.T) {
 }
 
 func TestPackageLoadsAndEqualsFiles(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	if err := tarschart.Package(&buf, "v1.2.3-rc.1", "1.2.3-rc.1"); err != nil {
 		t.Fatal(err)
@@ -234,6 +242,7 @@ func TestPackageLoadsAndEqualsFiles(t *testing.T) {
 }
 
 func TestPackageKeepsVersionsWhenEmpty(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	if err := tarschart.Package(&buf, "", ""); err != nil {
 		t.Fatal(err)
@@ -249,6 +258,7 @@ func TestPackageKeepsVersionsWhenEmpty(t *testing.T) {
 }
 
 func TestPackageRejectsBadVersions(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ version, app, want string }{
 		{"1.2", "1.2", "not a semantic version"},
 		{"latest", "", "not a semantic version"},
@@ -268,6 +278,7 @@ func TestPackageRejectsBadVersions(t *testing.T) {
 
 // The chart's service list matches the daemons tarsctl serves.
 func TestChartRunsEveryDaemon(t *testing.T) {
+	t.Parallel()
 	for _, p := range profiles {
 		r := render(t, profileVals(t, p))
 		want := deployments(t, p)
@@ -301,6 +312,7 @@ func TestChartRunsEveryDaemon(t *testing.T) {
 }
 
 func TestValuesYAMLParses(t *testing.T) {
+	t.Parallel()
 	files, _ := tarschart.Files()
 	for _, f := range files {
 		if f.Name != "values.yaml" {
@@ -315,6 +327,7 @@ func TestValuesYAMLParses(t *testing.T) {
 
 // Bad values fail before anything is rendered, naming the key.
 func TestSchemaRejectsBadValues(t *testing.T) {
+	t.Parallel()
 	c := loadChart(t)
 	for _, tc := range []struct {
 		vals map[string]any
@@ -336,5 +349,36 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		if _, err := chartutil.ToRenderValues(c, profileVals(t, p), chartutil.ReleaseOptions{Name: "tars", Namespace: "tars-prod"}, chartutil.DefaultCapabilities); err != nil {
 			t.Errorf("%s values fail the schema: %v", p, err)
 		}
+	}
+}
+
+// Package lays the archive out as `helm package` (chartutil.Save) does:
+// the same entry names.
+func TestPackageLayoutMatchesHelm(t *testing.T) {
+	t.Parallel()
+	c := loadChart(t)
+	c.Metadata.Version = "1.2.3"
+	c.Metadata.AppVersion = "1.2.3"
+	dir := t.TempDir()
+	path, err := chartutil.Save(c, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	helmTgz, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(path) != "tars-1.2.3.tgz" {
+		t.Errorf("helm names it %s", filepath.Base(path))
+	}
+	var ours bytes.Buffer
+	if err := tarschart.Package(&ours, "1.2.3", "1.2.3"); err != nil {
+		t.Fatal(err)
+	}
+	want, got := tarNames(t, helmTgz), tarNames(t, ours.Bytes())
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("entries\n got %v\nhelm %v", got, want)
 	}
 }

@@ -16,23 +16,47 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
 
 	tarschart "github.com/tars-ops/tarsctl/internal/deploy/chart"
 	"github.com/tars-ops/tarsctl/internal/testenv/golden"
 )
 
+// typedObjects are the kinds the chart renders, as the API types.
+var typedObjects = map[string]func() any{
+	"Deployment":              func() any { return new(appsv1.Deployment) },
+	"Service":                 func() any { return new(corev1.Service) },
+	"ConfigMap":               func() any { return new(corev1.ConfigMap) },
+	"Secret":                  func() any { return new(corev1.Secret) },
+	"ServiceAccount":          func() any { return new(corev1.ServiceAccount) },
+	"PersistentVolumeClaim":   func() any { return new(corev1.PersistentVolumeClaim) },
+	"HorizontalPodAutoscaler": func() any { return new(autoscalingv2.HorizontalPodAutoscaler) },
+	"PodDisruptionBudget":     func() any { return new(policyv1.PodDisruptionBudget) },
+	"NetworkPolicy":           func() any { return new(networkingv1.NetworkPolicy) },
+	"Ingress":                 func() any { return new(networkingv1.Ingress) },
+}
+
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // Every object of every profile has apiVersion, kind and a valid name, and
 // uses only API versions a 1.30+ cluster serves.
 func TestEveryObjectIsWellFormed(t *testing.T) {
+	t.Parallel()
 	served := map[string]bool{
 		"v1": true, "apps/v1": true, "autoscaling/v2": true, "policy/v1": true, "networking.k8s.io/v1": true,
 	}
 	for _, p := range profiles {
 		for _, vault := range []bool{false, true} {
-			r := render(t, profileVals(t, p, map[string]any{"vault": map[string]any{"enabled": vault}}))
+			r := render(t, profileVals(t, p, map[string]any{
+				"vault":       map[string]any{"enabled": vault},
+				"persistence": map[string]any{"enabled": vault}, // PVCs too
+				"secrets":     map[string]any{"jwt": map[string]any{"value": "x"}, "rsa": map[string]any{"privateKeyValue": "k"}},
+			}))
 			if len(r.Objects) == 0 {
 				t.Fatalf("%s: nothing rendered", p)
 			}
@@ -53,6 +77,13 @@ func TestEveryObjectIsWellFormed(t *testing.T) {
 					t.Errorf("%s: %s/%s rendered twice", p, kind, name)
 				}
 				seen[kind+"/"+name] = true
+				// Every field is one the Kubernetes API knows.
+				typed, ok := typedObjects[kind]
+				if !ok {
+					t.Errorf("%s: unexpected kind %s", p, kind)
+				} else if err := yaml.UnmarshalStrict([]byte(yamlString(t, o.Doc)), typed()); err != nil {
+					t.Errorf("%s: %s/%s does not decode as %s: %v", p, kind, name, av, err)
+				}
 				labels, _ := get(o.Doc, "metadata", "labels").(map[string]any)
 				if labels["app.kubernetes.io/part-of"] != "tars" || labels["app.kubernetes.io/instance"] != "tars" {
 					t.Errorf("%s: %s/%s labels %v", p, kind, name, labels)
@@ -78,6 +109,7 @@ func container(t *testing.T, dep map[string]any) map[string]any {
 }
 
 func TestProbesAreTheRunbooks(t *testing.T) {
+	t.Parallel()
 	want := map[string]map[string]any{
 		"livenessProbe":  {"path": "/health", "initialDelaySeconds": 30.0, "periodSeconds": 10.0, "timeoutSeconds": 5.0, "failureThreshold": 3.0},
 		"readinessProbe": {"path": "/ready", "initialDelaySeconds": 15.0, "periodSeconds": 5.0, "timeoutSeconds": 3.0, "failureThreshold": 2.0},
@@ -105,6 +137,7 @@ func TestProbesAreTheRunbooks(t *testing.T) {
 }
 
 func TestHPA(t *testing.T) {
+	t.Parallel()
 	r := render(t, profileVals(t, "production"))
 	hpas := r.ofKind("HorizontalPodAutoscaler")
 	if len(hpas) != len(r.ofKind("Deployment")) {
@@ -154,6 +187,7 @@ func TestHPA(t *testing.T) {
 }
 
 func TestReplicas(t *testing.T) {
+	t.Parallel()
 	r := render(t, profileVals(t, "production", map[string]any{"dashboardApi": map[string]any{"replicas": 5}, "hypersync": map[string]any{"replicas": 0}}))
 	for name, want := range map[string]float64{"dashboard-api": 5, "orchestration-agent": 3, "hypersync": 0} {
 		if got := num(r.must(t, "Deployment", name), "spec", "replicas"); got != want {
@@ -175,6 +209,7 @@ func TestReplicas(t *testing.T) {
 }
 
 func TestPDB(t *testing.T) {
+	t.Parallel()
 	for _, p := range profiles {
 		r := render(t, profileVals(t, p))
 		pdbs := r.ofKind("PodDisruptionBudget")
@@ -204,6 +239,7 @@ func TestPDB(t *testing.T) {
 }
 
 func TestSecurityContext(t *testing.T) {
+	t.Parallel()
 	for _, p := range profiles {
 		r := render(t, profileVals(t, p))
 		for _, d := range r.ofKind("Deployment") {
@@ -298,6 +334,7 @@ func configOf(t *testing.T, r rendered) map[string]any {
 }
 
 func TestSecretReferences(t *testing.T) {
+	t.Parallel()
 	all := map[string][]string{
 		"tars-jwt-secret": {"jwt-secret->jwt_secret"},
 		"tars-aes-key":    {"aes.key->aes.key"},
@@ -375,6 +412,7 @@ func TestSecretReferences(t *testing.T) {
 }
 
 func TestConfigMapIsTheProfile(t *testing.T) {
+	t.Parallel()
 	for _, p := range profiles {
 		r := render(t, profileVals(t, p))
 		cfg := configOf(t, r)
@@ -410,6 +448,7 @@ func TestConfigMapIsTheProfile(t *testing.T) {
 }
 
 func TestVaultAnnotations(t *testing.T) {
+	t.Parallel()
 	off := render(t, profileVals(t, "production"))
 	for _, d := range off.ofKind("Deployment") {
 		ann, _ := get(d.Doc, "spec", "template", "metadata", "annotations").(map[string]any)
@@ -471,6 +510,7 @@ func TestVaultAnnotations(t *testing.T) {
 }
 
 func TestIngress(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ profile, host, issuer string }{
 		{"production", "tars.company.com", "letsencrypt-prod"},
 		{"staging", "tars-staging.company.com", "letsencrypt-staging"},
@@ -501,6 +541,7 @@ func TestIngress(t *testing.T) {
 }
 
 func TestNetworkPolicies(t *testing.T) {
+	t.Parallel()
 	r := render(t, profileVals(t, "production"))
 	nps := r.ofKind("NetworkPolicy")
 	if len(nps) != 3 {
@@ -531,6 +572,7 @@ func TestNetworkPolicies(t *testing.T) {
 // `helm lint` through the SDK: no errors and no warnings, for the chart's
 // defaults and for every profile's values.
 func TestHelmLint(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir() + "/tars"
 	var buf bytes.Buffer
 	if err := tarschart.Package(&buf, "", ""); err != nil {
@@ -554,6 +596,42 @@ func TestHelmLint(t *testing.T) {
 				t.Errorf("helm lint (%s): %s", name, m)
 			}
 		}
+	}
+}
+
+// The lint above can fail: values the schema refuses are an error that
+// names the key.
+func TestHelmLintReportsErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir() + "/tars"
+	var buf bytes.Buffer
+	if err := tarschart.Package(&buf, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	untar(t, buf.Bytes(), dir+"/..")
+	vals := profileVals(t, "production", map[string]any{"dashboardApi": map[string]any{"replicas": "three"}})
+	res := lint.AllWithKubeVersion(dir, vals, "tars-prod", nil)
+	var errs []string
+	for _, m := range res.Messages {
+		if m.Severity == support.ErrorSev {
+			errs = append(errs, m.Error())
+		}
+	}
+	if len(errs) == 0 || !strings.Contains(strings.Join(errs, "\n"), "/dashboardApi/replicas") {
+		t.Errorf("lint errors %v, want one naming dashboardApi.replicas", errs)
+	}
+}
+
+// An Ingress path routed to a daemon the chart does not run stops the
+// render with a message that names it and the daemons there are.
+func TestIngressUnknownService(t *testing.T) {
+	t.Parallel()
+	vals := profileVals(t, "production", map[string]any{"ingress": map[string]any{"hosts": []any{
+		map[string]any{"host": "tars.example.com", "paths": []any{map[string]any{"path": "/", "service": "frontend"}}},
+	}}})
+	_, err := renderE(t, vals)
+	if err == nil || !strings.Contains(err.Error(), `unknown service "frontend" (one of dashboard-api, hypersync, orchestration-agent)`) {
+		t.Errorf("err = %v", err)
 	}
 }
 
@@ -600,6 +678,7 @@ func tarNames(t *testing.T, tgz []byte) []string {
 // The production manifest, for reviewers: what `tarsctl deploy k8s
 // template --profile production` prints.
 func TestGoldenProductionManifest(t *testing.T) {
+	t.Parallel()
 	r := render(t, profileVals(t, "production"))
 	var b strings.Builder
 	names := make([]string, 0, len(r.Files))

@@ -14,6 +14,7 @@ import (
 // loader without a problem, for every profile, with and without Vault; and
 // the daemons listen where the probes and Services point.
 func TestPodConfigurationLoads(t *testing.T) {
+	t.Parallel()
 	for _, p := range profiles {
 		for _, vault := range []bool{false, true} {
 			r := render(t, profileVals(t, p, map[string]any{"vault": map[string]any{"enabled": vault}}))

@@ -90,6 +90,15 @@ func (r rendered) names() []string {
 // through Helm's engine, as `helm template` does, and decodes the objects.
 func render(t testing.TB, vals map[string]any) rendered {
 	t.Helper()
+	r, err := renderE(t, vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func renderE(t testing.TB, vals map[string]any) (rendered, error) {
+	t.Helper()
 	c := loadChart(t)
 	if err := chartutil.ProcessDependenciesWithMerge(c, vals); err != nil {
 		t.Fatal(err)
@@ -104,7 +113,7 @@ func render(t testing.TB, vals map[string]any) rendered {
 	}
 	out, err := engine.Render(c, rv)
 	if err != nil {
-		t.Fatalf("render: %v", err)
+		return rendered{}, fmt.Errorf("render: %w", err)
 	}
 	r := rendered{Files: map[string]string{}}
 	names := make([]string, 0, len(out))
@@ -129,7 +138,7 @@ func render(t testing.TB, vals map[string]any) rendered {
 			r.Objects = append(r.Objects, object{Template: n, Doc: m})
 		}
 	}
-	return r
+	return r, nil
 }
 
 func splitDocs(s string) []string {
