@@ -13,8 +13,8 @@ STATICCHECK_VERSION ?= v0.8.2
 
 all: build
 
-build: ## bin/tarsctl with version, commit and date stamped in
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/tarsctl ./cmd/tarsctl
+build: ## bin/tarsctl and its Kubernetes companion bin/tarsctl-k8s, with version, commit and date stamped in
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ ./cmd/tarsctl ./cmd/tarsctl-k8s
 
 run: build ## start the local stack on the embedded defaults, then show its status
 	bin/tarsctl start --all
@@ -23,8 +23,9 @@ run: build ## start the local stack on the embedded defaults, then show its stat
 clean:
 	rm -rf bin dist
 
-test-deps: ## install what the tests need (redis-server, PostgreSQL 15) when missing
+test-deps: ## install what the tests need (redis-server, PostgreSQL 15) when missing; build the Kubernetes test control plane once (~20 min, cached in ~/.cache)
 	./scripts/test-deps.sh
+	./scripts/k8s-testenv.sh build
 
 test: test-deps ## the one test command: real Redis and PostgreSQL, race detector on
 	$(GO) test -race -count=1 ./...

@@ -1,6 +1,6 @@
 // Package deploy implements `tarsctl deploy`: the ways T.A.R.S. is deployed
 // beyond one machine. Each way is a subcommand group in a package of its
-// own (compose, airgap, ...); this package only groups them.
+// own (k8s, compose, airgap, ...); this package only groups them.
 package deploy
 
 import (
@@ -9,6 +9,7 @@ import (
 
 	"github.com/tars-ops/tarsctl/internal/cli/deploy/airgap"
 	"github.com/tars-ops/tarsctl/internal/cli/deploy/compose"
+	"github.com/tars-ops/tarsctl/internal/cli/deploy/k8s"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 )
 
@@ -16,10 +17,12 @@ import (
 func NewCmdDeploy(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "deploy <command>",
-		Short: "Deploy T.A.R.S. with Docker Compose, Kubernetes or an air-gapped bundle",
+		Short: "Deploy T.A.R.S. to Kubernetes, Docker Compose or an air-gapped site",
 		Long: heredoc.Doc(`
 			Deploy T.A.R.S. beyond one machine (tarsctl start runs it on this one):
 
+			  k8s       install, upgrade, roll back and inspect the embedded Helm chart
+			            (runs the tarsctl-k8s companion binary shipped beside tarsctl)
 			  compose   render a Docker Compose stack and run docker compose on it
 			  airgap    build, verify and load an offline bundle: images, chart,
 			            binaries, SBOMs, provenance, signed checksums
@@ -27,12 +30,14 @@ func NewCmdDeploy(f *cmdutil.Factory) *cobra.Command {
 			Every container runs the tarsctl image with "serve SERVICE".
 		`),
 		Example: heredoc.Doc(`
+			$ tarsctl deploy k8s install --profile production -n tars-prod --wait
 			$ tarsctl deploy compose render && tarsctl deploy compose up
 			$ tarsctl deploy airgap bundle v1.0.2 --output tars-v1.0.2-airgap.tar.gz
 		`),
 	}
 	cmdutil.GroupCommand(cmd)
 	cmd.AddCommand(
+		k8s.NewCmdK8s(f),
 		compose.NewCmdCompose(f),
 		airgap.NewCmdAirgap(f),
 	)

@@ -9,6 +9,7 @@ import (
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
+	k8scmd "github.com/tars-ops/tarsctl/internal/cli/deploy/k8s"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/supervisor"
@@ -27,6 +28,7 @@ type StatusOptions struct {
 // NewCmdStatus returns `tarsctl status`.
 func NewCmdStatus(f *cmdutil.Factory, runF func(context.Context, *StatusOptions) error) *cobra.Command {
 	opts := &StatusOptions{IO: f.IOStreams, Now: f.Now}
+	var target k8scmd.TargetFlags
 	cmd := &cobra.Command{
 		Use:   "status [SERVICE...]",
 		Short: "Show whether the daemons run and are healthy",
@@ -36,6 +38,10 @@ func NewCmdStatus(f *cmdutil.Factory, runF func(context.Context, *StatusOptions)
 			tab-separated rows otherwise, JSON with -o json. Without arguments, every
 			service.
 
+			With --target k8s, the Helm release in the cluster instead: its
+			Deployments (ready/up-to-date/available), pods (phase, readiness,
+			restarts) and HPAs (bounds, current and desired replicas).
+
 			EXIT STATUS
 			  0  every service asked about is running and healthy
 			  1  one is not running, or not healthy
@@ -44,9 +50,16 @@ func NewCmdStatus(f *cmdutil.Factory, runF func(context.Context, *StatusOptions)
 			$ tarsctl status
 			$ tarsctl status dashboard-api -o json | jq -r '.[0].health'
 			$ tarsctl status -q || page-oncall "T.A.R.S. is down"
+			$ tarsctl status --target k8s -n tars-prod
 		`),
 		ValidArgsFunction: completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if isK8s, err := target.K8s(cmd); err != nil || isK8s {
+				if err != nil {
+					return err
+				}
+				return statusK8s(cmd, f, &target, args)
+			}
 			svcs, err := selectServices(args, false, true)
 			if err != nil {
 				return err
@@ -59,6 +72,7 @@ func NewCmdStatus(f *cmdutil.Factory, runF func(context.Context, *StatusOptions)
 			return statusRun(cmd.Context(), opts)
 		},
 	}
+	target.AddTargetFlags(cmd)
 	return cmd
 }
 

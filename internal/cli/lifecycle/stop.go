@@ -8,6 +8,7 @@ import (
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
+	k8scmd "github.com/tars-ops/tarsctl/internal/cli/deploy/k8s"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/supervisor"
@@ -135,16 +136,32 @@ func stopRun(ctx context.Context, opts *StopOptions) error {
 func NewCmdRestart(f *cmdutil.Factory, runF func(context.Context, *StopOptions) error) *cobra.Command {
 	opts := &StopOptions{IO: f.IOStreams}
 	var all bool
+	var target k8scmd.TargetFlags
 	cmd := &cobra.Command{
 		Use:   "restart [SERVICE...|--all]",
 		Short: "Restart T.A.R.S. daemons, one at a time",
 		Long: heredoc.Doc(`
 			Stop and start each service in turn, waiting for it to be ready before
 			the next, so the others keep serving. See tarsctl stop and tarsctl start.
+
+			With --target k8s, a rolling restart of each service's Deployment in the
+			cluster instead (the kubectl.kubernetes.io/restartedAt annotation, as
+			kubectl rollout restart), watched like kubectl rollout status until it
+			is rolled out; --timeout (default 5m there) bounds the watch, then exit
+			6. --all restarts every Deployment of --release.
 		`),
-		Example:           "$ tarsctl restart dashboard-api",
+		Example: heredoc.Doc(`
+			$ tarsctl restart dashboard-api
+			$ tarsctl restart dashboard-api --target k8s -n tars-prod
+		`),
 		ValidArgsFunction: completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if isK8s, err := target.K8s(cmd); err != nil || isK8s {
+				if err != nil {
+					return err
+				}
+				return restartK8s(cmd, f, &target, args, all, opts.Timeout)
+			}
 			svcs, err := selectServices(args, all, false)
 			if err != nil {
 				return err
@@ -160,6 +177,7 @@ func NewCmdRestart(f *cmdutil.Factory, runF func(context.Context, *StopOptions) 
 	cmd.Flags().BoolVar(&all, "all", false, "restart every service")
 	cmd.Flags().DurationVar(&opts.Timeout, "timeout", 30*time.Second, "how long to wait after SIGTERM before SIGKILL")
 	cmd.Flags().DurationVar(&opts.ReadyWait, "ready-timeout", 30*time.Second, "how long to wait for each service to be ready again")
+	target.AddTargetFlags(cmd)
 	return cmd
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/cli/completion"
 	configcmd "github.com/tars-ops/tarsctl/internal/cli/config"
 	deploycmd "github.com/tars-ops/tarsctl/internal/cli/deploy"
+	k8scmd "github.com/tars-ops/tarsctl/internal/cli/deploy/k8s"
 	keyscmd "github.com/tars-ops/tarsctl/internal/cli/keys"
 	"github.com/tars-ops/tarsctl/internal/cli/lifecycle"
 	loadtestcmd "github.com/tars-ops/tarsctl/internal/cli/loadtest"
@@ -116,7 +117,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	add(groupService, triagecmd.NewCmdTriage(f))
 	add(groupService, agentscmd.NewCmdAgents(f))
 	add(groupService, backupcmd.NewCmdBackup(f))
-	add(groupService, deploycmd.NewCmdDeploy(f))
+	add(groupService, deploycmd.NewCmdDeploy(f), k8scmd.NewCmdScale(f, nil))
 	add(groupConfig, configcmd.NewCmdConfig(f))
 	add(groupConfig, keyscmd.NewCmdKeys(f), secretscmd.NewCmdSecrets(f))
 	add(groupSupplyChain, sbomcmd.NewCmdSBOM(f), slsacmd.NewCmdSLSA(f), releasecmd.NewCmdRelease(f))

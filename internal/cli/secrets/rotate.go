@@ -142,6 +142,7 @@ func NewCmdRotateJWT(f *cmdutil.Factory, runF func(context.Context, *RotateJWTOp
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "say what would be done and stop")
 	fl.DurationVar(&opts.Timeout, "timeout", 30*time.Second, "how long to wait for the daemon to stop and to be ready again")
+	withK8sTarget(f, cmd, jwtK8s)
 	return cmd
 }
 

@@ -1,0 +1,20 @@
+// Command tarsctl-k8s is tarsctl with its Kubernetes commands run in
+// process: `tarsctl deploy k8s ...`, `scale`, `restart --target k8s`,
+// `status --target k8s` and `secrets rotate ... --target k8s` hand their
+// command line over to it (git/kubectl-plugin style). It links the Helm v3
+// SDK and client-go, whose ~80 ms of package initialisation tarsctl itself
+// must not pay at every start. It has the same command tree, flags, output
+// and exit codes as tarsctl.
+package main
+
+import (
+	"os"
+
+	"github.com/tars-ops/tarsctl/internal/app"
+	k8scmd "github.com/tars-ops/tarsctl/internal/cli/deploy/k8s"
+)
+
+func main() {
+	k8scmd.SetRunner(newRunner())
+	os.Exit(app.Main())
+}
