@@ -95,7 +95,10 @@ func TestAccuracy(t *testing.T) {
 					t.Logf("measured p50 %vms, p99 %vms; server injected p50 %v, p99 %v",
 						injected.Latency.P50, injected.Latency.P99, srv.quantile(50), srv.quantile(99))
 				}
-				if problems := accuracyProblems(injected, srv, floor); len(problems) > 0 {
+				// Open loop measures from each request's intended send time,
+				// so the generator's own measured lateness is part of what
+				// the client may legitimately add.
+				if problems := accuracyProblems(injected, srv, floor+lag); len(problems) > 0 {
 					if disturbed && attempt < attempts {
 						t.Logf("attempt %d, disturbed: %s; retrying", attempt, strings.Join(problems, "; "))
 						continue
@@ -124,7 +127,7 @@ func accuracyProblems(s *RequestStats, srv *latencyServer, floor time.Duration) 
 			problems = append(problems, fmt.Sprintf("%s = %v, below the injected %v", name, measured, injected))
 		}
 		if diff := (measured - server).Abs(); diff > allow {
-			problems = append(problems, fmt.Sprintf("%s = %v, server injected %v: off by %v, more than 1ms + floor %v", name, measured, server, diff, floor))
+			problems = append(problems, fmt.Sprintf("%s = %v, server injected %v: off by %v, more than 1ms + floor and send lag %v", name, measured, server, diff, floor))
 		}
 	}
 	check("p50", s.Latency.P50, 50, 5*time.Millisecond)
@@ -166,9 +169,11 @@ func TestCoordinatedOmission(t *testing.T) {
 			t.Errorf("open-loop p99 = %v, want the 500ms stall to show (>= 400ms)", p99)
 		}
 		// Only the 4 stuck requests saw the stall from their actual send:
-		// service time alone would have hidden it.
-		if svc := msDur(rep.Summary.ServiceTime.P99); svc > 100*time.Millisecond {
-			t.Errorf("service-time p99 = %v, want it to miss the stall (< 100ms)", svc)
+		// service time alone would have hidden it. (The bounds are the
+		// stall's, not the fast requests': a busy machine slows those but
+		// does not make them wait 400 ms.)
+		if svc := msDur(rep.Summary.ServiceTime.P99); svc >= 400*time.Millisecond {
+			t.Errorf("service-time p99 = %v, want it to miss the stall (< 400ms)", svc)
 		}
 		if lag := rep.Generator.SendLag; lag == nil || msDur(lag.P99) < 100*time.Millisecond {
 			t.Errorf("send lag %+v, want a p99 showing requests waited for connections", lag)
@@ -176,8 +181,8 @@ func TestCoordinatedOmission(t *testing.T) {
 	})
 	t.Run("closed loop", func(t *testing.T) {
 		rep := run(t, Workers(4))
-		if p99 := msDur(rep.Summary.Latency.P99); p99 > 100*time.Millisecond {
-			t.Errorf("closed-loop p99 = %v, want it to hide the stall (< 100ms)", p99)
+		if p99 := msDur(rep.Summary.Latency.P99); p99 >= 400*time.Millisecond {
+			t.Errorf("closed-loop p99 = %v, want it to hide the stall (< 400ms)", p99)
 		}
 		if max := msDur(rep.Summary.Latency.Max); max < 400*time.Millisecond {
 			t.Errorf("closed-loop max = %v, want the stall to show at least in the max", max)
