@@ -482,11 +482,11 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 1 || res[0].Target != u.Host+"/tars-ops/tarsctl:1.0.2" || res[0].Digest != m.Digest || len(res[0].Platforms) != 2 {
+	if len(res) != 1 || res[0].Target != u.Host+"/company/tars:1.0.2" || res[0].Digest != m.Digest || len(res[0].Platforms) != 2 {
 		t.Fatalf("result %+v, want digest %s", res, m.Digest)
 	}
 	// Read it back independently of Load.
-	ref, _ := name.ParseReference(u.Host+"/tars-ops/tarsctl:1.0.2", name.Insecure)
+	ref, _ := name.ParseReference(u.Host+"/company/tars:1.0.2", name.Insecure)
 	idx, err := remote.Index(ref)
 	if err != nil {
 		t.Fatal(err)

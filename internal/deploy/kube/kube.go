@@ -99,7 +99,7 @@ func Classify(err error) error {
 	)
 	msg := err.Error()
 	switch {
-	case errors.Is(err, context.DeadlineExceeded), strings.Contains(msg, "context deadline exceeded"),
+	case errors.Is(err, context.DeadlineExceeded), strings.Contains(msg, "context deadline exceeded"), strings.Contains(msg, "would exceed context deadline"),
 		strings.Contains(msg, "timed out waiting for the condition"):
 		return fmt.Errorf("%w: %w", k8sapi.ErrTimeout, err)
 	case errors.Is(err, syscall.ECONNREFUSED), errors.As(err, &dnsErr), errors.As(err, &netErr),

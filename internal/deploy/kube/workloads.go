@@ -124,6 +124,12 @@ func (c *Conn) WaitRollout(ctx context.Context, name string, timeout time.Durati
 			if ctx.Err() != nil {
 				return false, ctx.Err()
 			}
+			if strings.Contains(err.Error(), "would exceed context deadline") {
+				// client-go's rate limiter refuses a request that could
+				// not start before the deadline: the timeout, a little
+				// early. Let the poll run out.
+				return false, nil
+			}
 			return false, Classify(fmt.Errorf("get deployment %s/%s: %w", c.Namespace, name, err))
 		}
 		last = workload(d)
