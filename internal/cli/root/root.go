@@ -14,6 +14,7 @@ import (
 	backupcmd "github.com/tars-ops/tarsctl/internal/cli/backup"
 	"github.com/tars-ops/tarsctl/internal/cli/completion"
 	configcmd "github.com/tars-ops/tarsctl/internal/cli/config"
+	deploycmd "github.com/tars-ops/tarsctl/internal/cli/deploy"
 	keyscmd "github.com/tars-ops/tarsctl/internal/cli/keys"
 	"github.com/tars-ops/tarsctl/internal/cli/lifecycle"
 	loadtestcmd "github.com/tars-ops/tarsctl/internal/cli/loadtest"
@@ -115,6 +116,7 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 	add(groupService, triagecmd.NewCmdTriage(f))
 	add(groupService, agentscmd.NewCmdAgents(f))
 	add(groupService, backupcmd.NewCmdBackup(f))
+	add(groupService, deploycmd.NewCmdDeploy(f))
 	add(groupConfig, configcmd.NewCmdConfig(f))
 	add(groupConfig, keyscmd.NewCmdKeys(f), secretscmd.NewCmdSecrets(f))
 	add(groupSupplyChain, sbomcmd.NewCmdSBOM(f), slsacmd.NewCmdSLSA(f), releasecmd.NewCmdRelease(f))
