@@ -122,6 +122,9 @@ func ParseKVPath(s, mount string) (KVPath, error) {
 
 // stripDataSegment turns the API form's "data/tars" into "tars".
 func stripDataSegment(prefix string) string {
+	if prefix == "data" {
+		return ""
+	}
 	if rest, ok := strings.CutPrefix(prefix, "data/"); ok {
 		return rest
 	}

@@ -19,6 +19,9 @@ type Params struct {
 	TTL            string // token TTL of the role (24h)
 	AuthPath       string // Kubernetes auth mount (auth/kubernetes)
 	KubernetesHost string // for auth/kubernetes/config
+	// KubernetesCACert is a PEM file with the cluster's CA, for a Vault
+	// that runs outside the cluster (inside, Vault reads the pod's own).
+	KubernetesCACert string
 	SecretsDir     string // where the agent writes the files (/vault/secrets)
 }
 
@@ -73,6 +76,9 @@ func (p Params) Validate() error {
 	}
 	if !strings.HasPrefix(p.KubernetesHost, "https://") || strings.ContainsAny(p.KubernetesHost, "\"'` \n\\$") {
 		return fmt.Errorf("--kubernetes-host %q: want an https:// URL", p.KubernetesHost)
+	}
+	if strings.ContainsAny(p.KubernetesCACert, "\"'` \n\\$@") {
+		return fmt.Errorf("--kubernetes-ca-cert %q: want a file path without spaces, quotes or shell characters", p.KubernetesCACert)
 	}
 	if !strings.HasPrefix(p.SecretsDir, "/") || strings.ContainsAny(p.SecretsDir, "\"'` \n\\$") {
 		return fmt.Errorf("secrets directory %q: want an absolute path", p.SecretsDir)
@@ -195,10 +201,14 @@ func rolePayload(p Params) map[string]any {
 
 func commands(p Params) []string {
 	mount := strings.TrimPrefix(p.AuthPath, "auth/")
+	config := fmt.Sprintf("vault write %s/config kubernetes_host=%q", p.AuthPath, p.KubernetesHost)
+	if p.KubernetesCACert != "" {
+		config += " kubernetes_ca_cert=@" + p.KubernetesCACert
+	}
 	return []string{
 		fmt.Sprintf("vault policy write %s %s", p.Policy, p.PolicyFile()),
 		fmt.Sprintf("vault auth list -format=json | grep -q '\"%s/\"' || vault auth enable -path=%s kubernetes", mount, mount),
-		fmt.Sprintf("vault write %s/config kubernetes_host=%q", p.AuthPath, p.KubernetesHost),
+		config,
 		fmt.Sprintf("vault write %s/role/%s @%s", p.AuthPath, p.Role, p.RoleFile()),
 	}
 }

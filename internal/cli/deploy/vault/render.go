@@ -93,7 +93,9 @@ func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *RenderOptions)
 	fl.StringVar(&p.TTL, "ttl", p.TTL, "TTL of the tokens the role issues")
 	fl.StringVar(&p.AuthPath, "auth-path", p.AuthPath, "where the Kubernetes auth method is mounted")
 	fl.StringVar(&p.KubernetesHost, "kubernetes-host", p.KubernetesHost, "the Kubernetes API address Vault checks service-account tokens with")
+	fl.StringVar(&p.KubernetesCACert, "kubernetes-ca-cert", "", "PEM file of the cluster's CA, for a Vault outside the cluster (read by vault-setup.sh)")
 	_ = cmd.MarkFlagDirname("output-dir")
+	_ = cmd.MarkFlagFilename("kubernetes-ca-cert")
 	return cmd
 }
 
