@@ -22,7 +22,7 @@ type Params struct {
 	// KubernetesCACert is a PEM file with the cluster's CA, for a Vault
 	// that runs outside the cluster (inside, Vault reads the pod's own).
 	KubernetesCACert string
-	SecretsDir     string // where the agent writes the files (/vault/secrets)
+	SecretsDir       string // where the agent writes the files (/vault/secrets)
 }
 
 // DefaultParams returns the runbook's names.
