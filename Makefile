@@ -23,8 +23,9 @@ run: build ## start the local stack on the embedded defaults, then show its stat
 clean:
 	rm -rf bin dist
 
-test-deps: ## install what the tests need (redis-server, PostgreSQL 15) when missing
+test-deps: ## install what the tests need (redis-server, PostgreSQL 15) when missing, build the Vault dev server once
 	./scripts/test-deps.sh
+	./scripts/vault-testenv.sh build
 
 test: test-deps ## the one test command: real Redis and PostgreSQL, race detector on
 	$(GO) test -race -count=1 ./...
