@@ -23,7 +23,7 @@ run: build ## start the local stack on the embedded defaults, then show its stat
 clean:
 	rm -rf bin dist
 
-test-deps: ## install what the tests need (redis-server, PostgreSQL 15) when missing, build the Vault dev server once
+test-deps: ## install what the tests need (redis-server, PostgreSQL 15) when missing
 	./scripts/test-deps.sh
 	./scripts/vault-testenv.sh build
 
