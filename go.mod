@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/MakeNowJust/heredoc/v2 v2.0.1
 	github.com/charmbracelet/lipgloss v1.1.0
+	github.com/hashicorp/vault/api v1.23.0
 	github.com/klauspost/compress v1.19.1
 	github.com/muesli/termenv v0.16.0
 	github.com/spf13/cobra v1.10.2
@@ -27,7 +28,6 @@ require (
 	github.com/hashicorp/go-secure-stdlib/strutil v0.1.2 // indirect
 	github.com/hashicorp/go-sockaddr v1.0.7 // indirect
 	github.com/hashicorp/hcl v1.0.1-vault-7 // indirect
-	github.com/hashicorp/vault/api v1.23.0 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/mitchellh/go-homedir v1.1.0 // indirect
 	github.com/mitchellh/mapstructure v1.5.0 // indirect
