@@ -14,7 +14,8 @@
 # module proxy as it is (1.14.9 and later are BSL; 1.14.3-1.14.8 need
 # backports in their in-tree sdk that no published sdk version has). Its
 # go.mod replaces ./api and ./sdk, so a scratch module requires it and points
-# those at published versions: api v1.9.2 and sdk v0.9.2. sdk v0.9.2 was
+# those at published versions: api v1.9.2 and sdk v0.9.2 (vault-testenv.mod,
+# beside this script, pins every version). sdk v0.9.2 was
 # tagged from main and added one start-up check that release/1.14.x never
 # had (a path with a create operation must have an existence check); Vault
 # 1.14.2's enterprise-only stub paths fail it and the server panics at start.
@@ -28,6 +29,7 @@ set -euo pipefail
 VV=1.14.2          # MPL-2.0; see above before changing it
 API=v1.9.2         # github.com/hashicorp/vault/api, as Vault 1.14.2's go.mod requires
 SDK=v0.9.2         # github.com/hashicorp/vault/sdk, likewise
+HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=${VAULT_TESTENV_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/tarsctl-vault-testenv/$VV}
 TOKEN=${VAULT_TESTENV_TOKEN:-tarsctl-test-root}
 
@@ -44,18 +46,20 @@ build() {
 	mkdir -p "$BIN.tmp"
 	(
 		cd "$work" && export GOFLAGS=-mod=mod CGO_ENABLED=0
-		printf 'module testenv/vault\ngo 1.26.0\nrequire github.com/hashicorp/vault v%s\n' "$VV" > go.mod
+		# The dependency versions are pinned in vault-testenv.mod (beside this
+		# script): Vault 1.14.2's own minimums build but panic at start with
+		# current Go.
+		cp "$HERE/vault-testenv.mod" go.mod
+		grep -q "^require github.com/hashicorp/vault v$VV\$" go.mod || die "vault-testenv.mod does not require Vault v$VV"
 		local sdkdir
 		sdkdir=$(go mod download -json "github.com/hashicorp/vault/sdk@$SDK" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
 		[ -n "$sdkdir" ] || die "could not download github.com/hashicorp/vault/sdk@$SDK"
 		cp -r "$sdkdir" sdk && chmod -R u+w sdk
 		sed -i 's/^\t\tif p.ExistenceCheck == nil {$/\t\tif false \&\& p.ExistenceCheck == nil { \/\/ release\/1.14.x has no such check/' sdk/framework/backend.go
 		grep -q 'if false && p.ExistenceCheck == nil' sdk/framework/backend.go || die "sdk $SDK: the existence-check patch did not apply"
-		go mod edit -replace=github.com/hashicorp/vault/sdk=./sdk \
-			-replace="github.com/hashicorp/vault/api=github.com/hashicorp/vault/api@$API" \
-			-replace=github.com/hashicorp/vault/api/auth/approle=github.com/hashicorp/vault/api/auth/approle@v0.1.0 \
-			-replace=github.com/hashicorp/vault/api/auth/userpass=github.com/hashicorp/vault/api/auth/userpass@v0.1.0 \
-			-replace=github.com/hashicorp/vault/api/auth/kubernetes=github.com/hashicorp/vault/api/auth/kubernetes@v0.4.1
+		grep -q "^replace github.com/hashicorp/vault/sdk => ./sdk\$" go.mod &&
+			grep -q "^replace github.com/hashicorp/vault/api => github.com/hashicorp/vault/api $API\$" go.mod ||
+			die "vault-testenv.mod must replace the sdk with ./sdk and the api with $API"
 		go build -trimpath -ldflags "-s -w" -o "$BIN.tmp/vault" github.com/hashicorp/vault
 	)
 	"$BIN.tmp/vault" version | grep -q "Vault v$VV" || die "the built binary does not say it is Vault v$VV"
