@@ -73,7 +73,7 @@ up() {
 	mkdir -p "$ROOT"
 	[ -f "$ROOT/pid" ] && kill -0 "$(cat "$ROOT/pid")" 2>/dev/null && die "a dev server already runs from $ROOT (pid $(cat "$ROOT/pid"))"
 	local port=${VAULT_PORT:-8200}
-	"$BIN/vault" server -dev -dev-root-token-id="$TOKEN" -dev-listen-address="127.0.0.1:$port" \
+	"$BIN/vault" server -dev -dev-root-token-id="$TOKEN" -dev-listen-address="127.0.0.1:$port" -dev-no-store-token \
 		>"$ROOT/vault.log" 2>&1 &
 	echo $! > "$ROOT/pid"
 	local i
