@@ -26,6 +26,7 @@ clean:
 test-deps: ## install what the tests need (redis-server, PostgreSQL 15) when missing; build the Kubernetes test control plane once (~20 min, cached in ~/.cache)
 	./scripts/test-deps.sh
 	./scripts/k8s-testenv.sh build
+	./scripts/vault-testenv.sh build
 
 test: test-deps ## the one test command: real Redis and PostgreSQL, race detector on
 	$(GO) test -race -count=1 ./...

@@ -10,6 +10,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/cli/deploy/airgap"
 	"github.com/tars-ops/tarsctl/internal/cli/deploy/compose"
 	"github.com/tars-ops/tarsctl/internal/cli/deploy/k8s"
+	"github.com/tars-ops/tarsctl/internal/cli/deploy/vault"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 )
 
@@ -26,6 +27,8 @@ func NewCmdDeploy(f *cmdutil.Factory) *cobra.Command {
 			  compose   render a Docker Compose stack and run docker compose on it
 			  airgap    build, verify and load an offline bundle: images, chart,
 			            binaries, SBOMs, provenance, signed checksums
+			  vault     render the Vault policy, Kubernetes auth role and pod
+			            annotations for an Enterprise deployment with Vault
 
 			Every container runs the tarsctl image with "serve SERVICE".
 		`),
@@ -33,6 +36,7 @@ func NewCmdDeploy(f *cmdutil.Factory) *cobra.Command {
 			$ tarsctl deploy k8s install --profile production -n tars-prod --wait
 			$ tarsctl deploy compose render && tarsctl deploy compose up
 			$ tarsctl deploy airgap bundle v1.0.2 --output tars-v1.0.2-airgap.tar.gz
+			$ tarsctl deploy vault render --output vault/
 		`),
 	}
 	cmdutil.GroupCommand(cmd)
@@ -40,6 +44,7 @@ func NewCmdDeploy(f *cmdutil.Factory) *cobra.Command {
 		k8s.NewCmdK8s(f),
 		compose.NewCmdCompose(f),
 		airgap.NewCmdAirgap(f),
+		vault.NewCmdVault(f),
 	)
 	return cmd
 }

@@ -29,6 +29,8 @@ type GenerateOptions struct {
 	RSABits   int
 	Output    string
 	Quiet     bool
+	Sink      string           // sinkFiles or sinkVault (sink_vault.go)
+	Vault     VaultSinkOptions // --vault-* flags
 }
 
 // NewCmdGenerate returns `tarsctl secrets generate`.
@@ -59,15 +61,26 @@ func NewCmdGenerate(f *cmdutil.Factory, runF func(context.Context, *GenerateOpti
 			Files are 0600 (DIR 0700), written atomically; if any already exists
 			nothing is written unless --force. Only file names and key ids are
 			printed.
+
+			--sink vault writes the same secrets to Vault instead, one KV v2 entry
+			each under --vault-path (default secret/tars: secret/tars/jwt-secret,
+			aes-key, rsa-private, rsa-public, redis, database, admin), with
+			check-and-set so an existing entry is never replaced without --force.
+			The token comes from $VAULT_TOKEN or --vault-token-file, never a flag
+			value. See docs/vault.md.
 		`),
 		Example: heredoc.Doc(`
 			$ tarsctl secrets generate --dir /etc/tars/secrets
 			$ tarsctl secrets generate --dir . --format env
 			$ tarsctl secrets generate --format k8s --namespace tars-prod --stdout | kubeseal -o yaml > sealed.yaml
+			$ VAULT_ADDR=https://vault.company.com:8200 tarsctl secrets generate --sink vault --vault-path secret/tars
 		`),
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Output, opts.Quiet = f.Globals.Output, f.Globals.Quiet
+			if err := checkSinkFlags(cmd, opts); err != nil {
+				return err
+			}
 			if opts.Stdout && opts.Format != secrets.FormatK8s {
 				return cmdutil.FlagErrorf("--stdout is for --format k8s")
 			}
@@ -91,10 +104,14 @@ func NewCmdGenerate(f *cmdutil.Factory, runF func(context.Context, *GenerateOpti
 	fl.BoolVar(&opts.Force, "force", false, "replace existing files")
 	fl.IntVar(&opts.RSABits, "rsa-bits", keys.DefaultRSABits, "RSA key size in bits")
 	cmdutil.EnumFlag(cmd, "format", secrets.Formats...)
+	addSinkFlags(cmd, opts)
 	return cmd
 }
 
-func generateRun(_ context.Context, opts *GenerateOptions) error {
+func generateRun(ctx context.Context, opts *GenerateOptions) error {
+	if opts.Sink == sinkVault {
+		return vaultSinkRun(ctx, opts)
+	}
 	if opts.Dir == "" && !opts.Stdout {
 		cfg, err := opts.Config()
 		if err != nil {
