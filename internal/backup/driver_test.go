@@ -2,7 +2,6 @@ package backup
 
 import (
 	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -258,12 +257,3 @@ func setupPostgres(t *testing.T, format string) (Source, func(*testing.T) Target
 		}
 }
 
-// statMode is a file's type and permission bits.
-func statMode(t *testing.T, path string) fs.FileMode {
-	t.Helper()
-	fi, err := os.Lstat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fi.Mode()
-}

@@ -127,14 +127,13 @@ func (mr meterReader) Read(p []byte) (int, error) {
 // encoder is the write side of a part: content → zstd → AES-256-GCM →
 // SHA-256 → file. Close finishes every layer, innermost first.
 type encoder struct {
-	f       *os.File
-	buf     *bufio.Writer
-	hw      *hashWriter
-	enc     *crypto.Writer
-	zw      *parallelZstd
-	w       io.Writer // where content goes
-	raw     int64
-	started bool
+	f   *os.File
+	buf *bufio.Writer
+	hw  *hashWriter
+	enc *crypto.Writer
+	zw  *parallelZstd
+	w   io.Writer // where content goes
+	raw int64
 }
 
 func newEncoder(f *os.File, key []byte, compress bool, level zstd.EncoderLevel) (*encoder, error) {

@@ -61,9 +61,10 @@ func newParallelZstd(w io.Writer, level zstd.EncoderLevel) (*parallelZstd, error
 		order: make(chan *zstdJob, 2*n),
 		wrote: make(chan struct{}),
 	}
-	z.ins.New = func() any { return make([]byte, 0, zstdBlock) }
-	z.outs.New = func() any { return []byte(nil) }
-	z.buf = z.ins.Get().([]byte)
+	// The pools hold *[]byte: a slice put in an interface allocates.
+	z.ins.New = func() any { b := make([]byte, 0, zstdBlock); return &b }
+	z.outs.New = func() any { return new([]byte) }
+	z.buf = *z.ins.Get().(*[]byte)
 	for range n {
 		go func(work <-chan *zstdJob) {
 			for j := range work {
@@ -86,8 +87,9 @@ func (z *parallelZstd) writer(order <-chan *zstdJob) {
 				z.setError(err)
 			}
 		}
-		z.ins.Put(j.in[:0])
-		z.outs.Put(j.out[:0])
+		in, out := j.in[:0], j.out[:0]
+		z.ins.Put(&in)
+		z.outs.Put(&out)
 	}
 }
 
@@ -106,11 +108,11 @@ func (z *parallelZstd) setError(err error) {
 }
 
 func (z *parallelZstd) submit() {
-	j := &zstdJob{in: z.buf, out: z.outs.Get().([]byte), done: make(chan struct{})}
+	j := &zstdJob{in: z.buf, out: *z.outs.Get().(*[]byte), done: make(chan struct{})}
 	z.any = true
 	z.order <- j // blocks when enough frames are in flight
 	z.work <- j
-	z.buf = z.ins.Get().([]byte)
+	z.buf = *z.ins.Get().(*[]byte)
 }
 
 func (z *parallelZstd) Write(p []byte) (int, error) {

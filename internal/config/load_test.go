@@ -327,7 +327,7 @@ func TestSecretRedaction(t *testing.T) {
 // higher layer sets the key itself.
 func TestUnsetVariableOverridden(t *testing.T) {
 	t.Parallel()
-	res, err := Load(LoadOptions{Profile: "production", Getenv: env(), ReadFile: files(nil)})
+	_, err := Load(LoadOptions{Profile: "production", Getenv: env(), ReadFile: files(nil)})
 	if err == nil || !strings.Contains(err.Error(), "environment variable REDIS_PASSWORD is not set") {
 		t.Fatalf("production without REDIS_PASSWORD: %v, want the unset-variable problem", err)
 	}
@@ -337,7 +337,7 @@ func TestUnsetVariableOverridden(t *testing.T) {
 		"env":  {Profile: "production", Getenv: env("TARS_REDIS_PASSWORD", "file:/run/secrets/tars/redis_password"), ReadFile: files(nil)},
 		"flag": {Profile: "production", Set: []string{"redis.password=file:/run/secrets/tars/redis_password"}, Getenv: env(), ReadFile: files(nil)},
 	} {
-		res, err = Load(opts)
+		res, err := Load(opts)
 		if err != nil {
 			t.Errorf("%s sets redis.password: %v, want no problem", name, err)
 			continue

@@ -281,7 +281,7 @@ func TestDirBackupLifecycle(t *testing.T) {
 		t.Errorf("restore of a missing part: %v", err)
 	}
 
-	ios, _, out, errOut = iostreams.Test()
+	ios, _, out, _ = iostreams.Test()
 	err = pruneRun(ctx, &PruneOptions{IO: ios, Now: fixedClock(testNow), Location: time.UTC, Repo: repo, Policy: backup.Policy{Last: 1}, Output: "text"})
 	if exitCode(err) != 2 || !strings.Contains(err.Error(), "pass --yes") {
 		t.Errorf("prune without --yes: %v", err)

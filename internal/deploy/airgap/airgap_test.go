@@ -280,8 +280,6 @@ func rewrite(t *testing.T, src string, edit func(name string, data []byte) []byt
 	return dst
 }
 
-func keep(string, []byte) []byte { return nil }
-
 func TestTamperedBundles(t *testing.T) {
 	t.Parallel()
 	path, _ := shared(t)
