@@ -9,6 +9,7 @@ import (
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
+	slsacmd "github.com/tars-ops/tarsctl/internal/cli/slsa"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/ui"
@@ -58,8 +59,9 @@ func NewCmdVerify(f *cmdutil.Factory, runF func(context.Context, *VerifyOptions)
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Files = args
 			opts.Output, opts.Quiet = f.Globals.Output, f.Globals.Quiet
-			if opts.PublicKey == "" {
-				return cmdutil.FlagErrorf("--public-key KEY is required")
+			var err error
+			if opts.PublicKey, err = slsacmd.PublicKeysFlag(opts.PublicKey, f.Config); err != nil {
+				return err
 			}
 			if opts.Signature != "" && len(args) > 1 {
 				return cmdutil.FlagErrorf("--signature needs exactly one FILE")
@@ -70,7 +72,7 @@ func NewCmdVerify(f *cmdutil.Factory, runF func(context.Context, *VerifyOptions)
 			return verifyRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.PublicKey, "public-key", "", "PEM public key (PKIX or PKCS#1) of the signer; a comma-separated list (the runbook's VERIFY_KEYS) accepts a signature by any of them")
+	cmd.Flags().StringVar(&opts.PublicKey, "public-key", "", "PEM public key (PKIX or PKCS#1) of the signer; a comma-separated list (the runbook's VERIFY_KEYS) accepts a signature by any of them (default: signing.verify_keys)")
 	cmd.Flags().StringVar(&opts.Signature, "signature", "", "signature file (default FILE.sig)")
 	_ = cmd.MarkFlagFilename("public-key", "pem")
 	return cmd

@@ -69,8 +69,9 @@ func NewCmdVerify(f *cmdutil.Factory, runF func(context.Context, *VerifyOptions)
 			if opts.Provenance == "" {
 				return cmdutil.FlagErrorf("--provenance FILE is required")
 			}
-			if opts.PublicKey == "" {
-				return cmdutil.FlagErrorf("--public-key KEY is required")
+			var err error
+			if opts.PublicKey, err = PublicKeysFlag(opts.PublicKey, f.Config); err != nil {
+				return err
 			}
 			for _, d := range opts.Digests {
 				if _, err := verify.ParseDigest(d); err != nil {
@@ -85,7 +86,7 @@ func NewCmdVerify(f *cmdutil.Factory, runF func(context.Context, *VerifyOptions)
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Provenance, "provenance", "", "signed provenance (DSSE envelope) to verify")
-	fl.StringVar(&opts.PublicKey, "public-key", "", "PEM public key (PKIX or PKCS#1) of the signer; a comma-separated list (the runbook's VERIFY_KEYS) accepts a signature by any of them")
+	fl.StringVar(&opts.PublicKey, "public-key", "", "PEM public key (PKIX or PKCS#1) of the signer; a comma-separated list (the runbook's VERIFY_KEYS) accepts a signature by any of them (default: signing.verify_keys)")
 	fl.StringArrayVar(&opts.Artifacts, "artifact", nil, "artifact whose SHA-256 must be a subject (repeatable)")
 	fl.StringArrayVar(&opts.Digests, "digest", nil, "sha256:HEX digest that must be a subject (repeatable)")
 	fl.StringVar(&opts.BuilderID, "builder-id", "", "required builder id")
