@@ -256,4 +256,3 @@ func setupPostgres(t *testing.T, format string) (Source, func(*testing.T) Target
 			comparePostgres(t, srv.URL(db), tg.(*PostgresTarget).Conn.URL)
 		}
 }
-

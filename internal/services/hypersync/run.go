@@ -80,20 +80,11 @@ func Run(ctx context.Context, o RunOptions) error {
 		return fmt.Errorf("services.orchestration_agent.url: %w", err)
 	}
 
-	authn := orchestrator.NewAuthenticator(cfg.Auth, signer, log)
-	checks := []daemon.Check{daemon.DiskSpaceCheck(cfg.Paths.DataDirPath(), 100<<20)}
-	if st, err := orchestrator.Revocations(ctx, cfg, getenv); err != nil {
+	authn, checks, closeAuth, err := orchestrator.ServiceAuth(ctx, cfg, getenv, signer, log)
+	if err != nil {
 		return err
-	} else if st != nil {
-		defer st.Close()
-		authn.Revoked = st.IsRevoked
-		checks = append(checks, daemon.Check{Name: "redis", Run: func(ctx context.Context) (string, error) {
-			if err := st.Ping(ctx); err != nil {
-				return "", err
-			}
-			return daemon.StatusOK, nil
-		}})
 	}
+	defer closeAuth()
 
 	reg := daemon.NewRegistry(Service, o.Version)
 	syncer, err := New(Options{Journal: JournalPath(cfg), Orchestrator: orch, Logger: log, Registry: reg, MaxBackoff: o.MaxBackoff})

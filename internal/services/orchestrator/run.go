@@ -171,20 +171,11 @@ func Run(ctx context.Context, o RunOptions) error {
 		key = lk.Primary
 	}
 
-	authn := NewAuthenticator(cfg.Auth, signer, log)
-	checks := []daemon.Check{daemon.DiskSpaceCheck(cfg.Paths.DataDirPath(), 100<<20)}
-	if st, err := Revocations(ctx, cfg, getenv); err != nil {
+	authn, checks, closeAuth, err := ServiceAuth(ctx, cfg, getenv, signer, log)
+	if err != nil {
 		return err
-	} else if st != nil {
-		defer st.Close()
-		authn.Revoked = st.IsRevoked
-		checks = append(checks, daemon.Check{Name: "redis", Run: func(ctx context.Context) (string, error) {
-			if err := st.Ping(ctx); err != nil {
-				return "", err
-			}
-			return daemon.StatusOK, nil
-		}})
 	}
+	defer closeAuth()
 
 	reg := daemon.NewRegistry(Service, o.Version)
 	orch, err := New(Options{Dir: CheckpointDir(cfg), Key: key, Keyring: lk.Ring, Logger: log, Registry: reg})
@@ -253,6 +244,30 @@ func revocationSource(cfg *config.Config) string {
 		return "redis"
 	}
 	return "not shared (redis disabled): a token revoked by logout stays valid here until it expires"
+}
+
+// ServiceAuth builds what the daemons that take service tokens (this one
+// and hypersync) share: the authenticator, checking revocations in Redis
+// when redis.enabled, and the health checks that go with it (disk space,
+// and Redis when used). closeAuth releases the Redis connection.
+func ServiceAuth(ctx context.Context, cfg *config.Config, getenv func(string) string, signer *auth.Signer, log *slog.Logger) (authn *Authenticator, checks []daemon.Check, closeAuth func(), err error) {
+	authn = NewAuthenticator(cfg.Auth, signer, log)
+	checks = []daemon.Check{daemon.DiskSpaceCheck(cfg.Paths.DataDirPath(), 100<<20)}
+	st, err := Revocations(ctx, cfg, getenv)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if st == nil {
+		return authn, checks, func() {}, nil
+	}
+	authn.Revoked = st.IsRevoked
+	checks = append(checks, daemon.Check{Name: "redis", Run: func(ctx context.Context) (string, error) {
+		if err := st.Ping(ctx); err != nil {
+			return "", err
+		}
+		return daemon.StatusOK, nil
+	}})
+	return authn, checks, func() { _ = st.Close() }, nil
 }
 
 // Revocations opens the Redis that holds dashboard-api's token
