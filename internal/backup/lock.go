@@ -124,7 +124,10 @@ func (l *Lock) Unlock() error {
 	// Clear the record first: a record in a free lock means its holder
 	// died.
 	err := l.f.Truncate(0)
-	if cerr := l.f.Close(); err == nil { // closing releases the flock
+	if uerr := funlock(l.f); err == nil {
+		err = uerr
+	}
+	if cerr := l.f.Close(); err == nil {
 		err = cerr
 	}
 	l.f = nil

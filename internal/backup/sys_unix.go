@@ -28,6 +28,13 @@ func flock(f *os.File) error {
 	}
 }
 
+// funlock releases f's flock now. Closing f is not enough: a child forked
+// by another goroutine shares the open file until it execs, and the lock
+// lives as long as the file is open anywhere.
+func funlock(f *os.File) error {
+	return syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+}
+
 // processAlive reports whether a process with this pid exists on this host.
 func processAlive(pid int) bool {
 	if pid <= 0 {

@@ -30,7 +30,12 @@ func LockReplace(path string) (unlock func(), err error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	return func() { _ = f.Close() }, nil // closing releases the lock
+	// Unlock before closing: a child forked meanwhile shares the open file
+	// until it execs, and would hold the lock that long.
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		_ = f.Close()
+	}, nil
 }
 
 func flock(f *os.File) error {
