@@ -56,7 +56,7 @@ func waitSettled(t testing.TB, hsURL, id string, timeout time.Duration) client.S
 	viewer := token(t, "vera", "viewer")
 	var s client.Sync
 	eventually(t, timeout, "settled sync "+id, func() bool {
-		do(t, "GET", hsURL+"/api/sync/"+id, viewer, nil).decode(t, &s)
+		do(t, "GET", hsURL+"/api/sync/"+id, viewer, nil).Decode(t, &s)
 		return s.Status != client.SyncPending
 	})
 	return s
@@ -71,18 +71,18 @@ func TestSyncAppliedToRunningOrchestrator(t *testing.T) {
 	viewer, operator := token(t, "vera", "viewer"), token(t, "otto", "operator")
 	body := map[string]any{"agent_id": "agent-7", "hyperparameters": map[string]float64{"learning_rate": 0.35, "discount": 0.95}, "source": "automl"}
 
-	if r := do(t, "POST", hs.URL+"/api/sync", "", body); r.code != 401 {
-		t.Errorf("no token: %d %s", r.code, r.raw)
+	if r := do(t, "POST", hs.URL+"/api/sync", "", body); r.Code != 401 {
+		t.Errorf("no token: %d %s", r.Code, r.Raw)
 	}
-	if r := do(t, "POST", hs.URL+"/api/sync", viewer, body); r.code != 403 {
-		t.Errorf("viewer submitting: %d %s", r.code, r.raw)
+	if r := do(t, "POST", hs.URL+"/api/sync", viewer, body); r.Code != 403 {
+		t.Errorf("viewer submitting: %d %s", r.Code, r.Raw)
 	}
 
 	r := do(t, "POST", hs.URL+"/api/sync?wait=10s", operator, body)
 	var s client.Sync
-	r.decode(t, &s)
-	if r.code != 200 || s.Status != client.SyncApplied || s.Attempts != 1 || s.LatencyMS <= 0 || s.AppliedAt.IsZero() || s.Source != "automl" {
-		t.Fatalf("sync: %d %s", r.code, r.raw)
+	r.Decode(t, &s)
+	if r.Code != 200 || s.Status != client.SyncApplied || s.Attempts != 1 || s.LatencyMS <= 0 || s.AppliedAt.IsZero() || s.Source != "automl" {
+		t.Fatalf("sync: %d %s", r.Code, r.Raw)
 	}
 	a, err := orchestratorClient(t, orch.URL).GetAgent(context.Background(), "agent-7")
 	if err != nil || a.Hyperparameters.LearningRate != 0.35 || a.Hyperparameters.Discount != 0.95 {
@@ -98,9 +98,9 @@ func TestSyncAppliedToRunningOrchestrator(t *testing.T) {
 
 	// A sync for an agent the orchestrator does not have fails for good.
 	r = do(t, "POST", hs.URL+"/api/sync?wait=10s", operator, map[string]any{"agent_id": "ghost", "hyperparameters": map[string]float64{"epsilon": 0.2}})
-	r.decode(t, &s)
-	if r.code != 200 || s.Status != client.SyncFailed || !strings.Contains(s.Error, "404") {
-		t.Errorf("sync of a missing agent: %d %s", r.code, r.raw)
+	r.Decode(t, &s)
+	if r.Code != 200 || s.Status != client.SyncFailed || !strings.Contains(s.Error, "404") {
+		t.Errorf("sync of a missing agent: %d %s", r.Code, r.Raw)
 	}
 
 	for name, b := range map[string]any{
@@ -110,28 +110,28 @@ func TestSyncAppliedToRunningOrchestrator(t *testing.T) {
 		"unknown field":      map[string]any{"agent_id": "agent-7", "hyperparameters": map[string]float64{"lr": 0.1}},
 		"not an object":      []int{1},
 	} {
-		if r := do(t, "POST", hs.URL+"/api/sync", operator, b); r.code != 400 {
-			t.Errorf("%s: %d %s, want 400", name, r.code, r.raw)
+		if r := do(t, "POST", hs.URL+"/api/sync", operator, b); r.Code != 400 {
+			t.Errorf("%s: %d %s, want 400", name, r.Code, r.Raw)
 		}
 	}
-	if r := do(t, "POST", hs.URL+"/api/sync?wait=1h", operator, body); r.code != 400 {
-		t.Errorf("wait of an hour: %d %s, want 400", r.code, r.raw)
+	if r := do(t, "POST", hs.URL+"/api/sync?wait=1h", operator, body); r.Code != 400 {
+		t.Errorf("wait of an hour: %d %s, want 400", r.Code, r.Raw)
 	}
 
 	var list client.SyncList
-	do(t, "GET", hs.URL+"/api/sync", viewer, nil).decode(t, &list)
+	do(t, "GET", hs.URL+"/api/sync", viewer, nil).Decode(t, &list)
 	if list.Count != 2 || list.Pending != 0 || list.Syncs[0].AgentID != "ghost" || list.Syncs[1].Status != client.SyncApplied {
 		t.Errorf("list: %+v", list)
 	}
-	do(t, "GET", hs.URL+"/api/sync?status=failed", viewer, nil).decode(t, &list)
+	do(t, "GET", hs.URL+"/api/sync?status=failed", viewer, nil).Decode(t, &list)
 	if list.Count != 1 || list.Syncs[0].AgentID != "ghost" {
 		t.Errorf("failed syncs: %+v", list)
 	}
-	if r := do(t, "GET", hs.URL+"/api/sync?status=lost", viewer, nil); r.code != 400 {
-		t.Errorf("bad status filter: %d", r.code)
+	if r := do(t, "GET", hs.URL+"/api/sync?status=lost", viewer, nil); r.Code != 400 {
+		t.Errorf("bad status filter: %d", r.Code)
 	}
-	if r := do(t, "GET", hs.URL+"/api/sync/sync-nope", viewer, nil); r.code != 404 {
-		t.Errorf("missing sync: %d", r.code)
+	if r := do(t, "GET", hs.URL+"/api/sync/sync-nope", viewer, nil); r.Code != 404 {
+		t.Errorf("missing sync: %d", r.Code)
 	}
 	if m := metric(t, hs.URL, "hypersync_apply_latency_seconds_count"); m != "hypersync_apply_latency_seconds_count 1" {
 		t.Errorf("latency histogram: %q", m)
@@ -139,8 +139,8 @@ func TestSyncAppliedToRunningOrchestrator(t *testing.T) {
 	if m := metric(t, hs.URL, `hypersync_syncs_total{outcome="failed"}`); m != `hypersync_syncs_total{outcome="failed"} 1` {
 		t.Errorf("failed counter: %q", m)
 	}
-	if r := do(t, "GET", hs.URL+"/health", "", nil); r.code != 200 {
-		t.Errorf("health: %d %s", r.code, r.raw)
+	if r := do(t, "GET", hs.URL+"/health", "", nil); r.Code != 200 {
+		t.Errorf("health: %d %s", r.Code, r.Raw)
 	}
 }
 
@@ -161,17 +161,17 @@ func TestSyncSurvivesOrchestratorAndHyperSyncRestarts(t *testing.T) {
 	hs := startHyperSync(t, cfg, "http://"+addr)
 	var first, second client.Sync
 	r := do(t, "POST", hs.URL+"/api/sync", operator, map[string]any{"agent_id": "agent-1", "hyperparameters": map[string]float64{"learning_rate": 0.3}})
-	r.decode(t, &first)
-	if r.code != 202 || first.Status != client.SyncPending {
-		t.Fatalf("sync while the orchestrator is down: %d %s", r.code, r.raw)
+	r.Decode(t, &first)
+	if r.Code != 202 || first.Status != client.SyncPending {
+		t.Fatalf("sync while the orchestrator is down: %d %s", r.Code, r.Raw)
 	}
-	do(t, "POST", hs.URL+"/api/sync", operator, map[string]any{"agent_id": "agent-1", "hyperparameters": map[string]float64{"learning_rate": 0.4}}).decode(t, &second)
+	do(t, "POST", hs.URL+"/api/sync", operator, map[string]any{"agent_id": "agent-1", "hyperparameters": map[string]float64{"learning_rate": 0.4}}).Decode(t, &second)
 
 	// Let the applier fail at least once, then restart hypersync: the
 	// journal keeps both syncs pending.
 	eventually(t, 10*time.Second, "a failed attempt", func() bool {
 		var s client.Sync
-		do(t, "GET", hs.URL+"/api/sync/"+first.ID, operator, nil).decode(t, &s)
+		do(t, "GET", hs.URL+"/api/sync/"+first.ID, operator, nil).Decode(t, &s)
 		return s.Attempts > 0 || s.Error != ""
 	})
 	if !strings.Contains(hs.Logs.String(), "HyperSync retrying agent=agent-1") {
@@ -182,7 +182,7 @@ func TestSyncSurvivesOrchestratorAndHyperSyncRestarts(t *testing.T) {
 	}
 	hs = startHyperSync(t, cfg, "http://"+addr)
 	var list client.SyncList
-	do(t, "GET", hs.URL+"/api/sync", operator, nil).decode(t, &list)
+	do(t, "GET", hs.URL+"/api/sync", operator, nil).Decode(t, &list)
 	if list.Pending != 2 || list.Count != 2 {
 		t.Fatalf("after a hypersync restart: %+v", list)
 	}
@@ -217,14 +217,14 @@ func TestBusyAgentDoesNotBlockOthers(t *testing.T) {
 	operator := token(t, "otto", "operator")
 
 	var stuck, free client.Sync
-	do(t, "POST", hs.URL+"/api/sync", operator, map[string]any{"agent_id": "stuck", "hyperparameters": map[string]float64{"discount": 0.5}}).decode(t, &stuck)
+	do(t, "POST", hs.URL+"/api/sync", operator, map[string]any{"agent_id": "stuck", "hyperparameters": map[string]float64{"discount": 0.5}}).Decode(t, &stuck)
 	r := do(t, "POST", hs.URL+"/api/sync?wait=10s", operator, map[string]any{"agent_id": "free", "hyperparameters": map[string]float64{"discount": 0.5}})
-	r.decode(t, &free)
+	r.Decode(t, &free)
 	if free.Status != client.SyncApplied {
-		t.Errorf("free agent's sync: %d %s", r.code, r.raw)
+		t.Errorf("free agent's sync: %d %s", r.Code, r.Raw)
 	}
 	var s client.Sync
-	do(t, "GET", hs.URL+"/api/sync/"+stuck.ID, operator, nil).decode(t, &s)
+	do(t, "GET", hs.URL+"/api/sync/"+stuck.ID, operator, nil).Decode(t, &s)
 	if s.Status != client.SyncPending || !strings.Contains(s.Error, "409") {
 		t.Errorf("stuck agent's sync: %+v", s)
 	}

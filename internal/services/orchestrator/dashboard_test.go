@@ -25,8 +25,8 @@ func TestDashboardListsOrchestratorAgents(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t, nil)
 	orch := startOrchestrator(t, cfg, nil)
-	if r := do(t, "POST", orch.URL+"/api/agents/dash-1/train", token(t, "otto", "operator"), map[string]any{"episodes": 3}); r.code != 200 {
-		t.Fatalf("train: %d %s", r.code, r.raw)
+	if r := do(t, "POST", orch.URL+"/api/agents/dash-1/train", token(t, "otto", "operator"), map[string]any{"episodes": 3}); r.Code != 200 {
+		t.Fatalf("train: %d %s", r.Code, r.Raw)
 	}
 
 	db, err := store.Open(context.Background(), store.Options{Driver: "sqlite", Path: filepath.Join(t.TempDir(), "tars.db")})
@@ -64,10 +64,10 @@ func TestDashboardListsOrchestratorAgents(t *testing.T) {
 	viewer := token(t, "vera", "viewer")
 
 	r := do(t, "GET", dash.URL+"/api/agents", viewer, nil)
-	agents, _ := r.body["agents"].([]any)
-	if r.code != http.StatusOK || r.body["source"] != "orchestrator" || r.body["count"] != float64(1) || len(agents) != 1 ||
+	agents, _ := r.Body["agents"].([]any)
+	if r.Code != http.StatusOK || r.Body["source"] != "orchestrator" || r.Body["count"] != float64(1) || len(agents) != 1 ||
 		agents[0].(map[string]any)["id"] != "dash-1" || agents[0].(map[string]any)["type"] != "q-learning" {
-		t.Errorf("with the orchestrator up: %d %s", r.code, r.raw)
+		t.Errorf("with the orchestrator up: %d %s", r.Code, r.Raw)
 	}
 
 	if err := orch.Stop(); err != nil {
@@ -78,10 +78,10 @@ func TestDashboardListsOrchestratorAgents(t *testing.T) {
 	now = now.Add(2 * time.Second)
 	mu.Unlock()
 	r = do(t, "GET", dash.URL+"/api/agents", viewer, nil)
-	agents, _ = r.body["agents"].([]any)
-	if r.code != http.StatusOK || r.body["source"] != "dashboard" || r.body["warning"] == nil || len(agents) != 1 ||
+	agents, _ = r.Body["agents"].([]any)
+	if r.Code != http.StatusOK || r.Body["source"] != "dashboard" || r.Body["warning"] == nil || len(agents) != 1 ||
 		agents[0].(map[string]any)["id"] != "legacy" {
-		t.Errorf("with the orchestrator down: %d %s", r.code, r.raw)
+		t.Errorf("with the orchestrator down: %d %s", r.Code, r.Raw)
 	}
 	if !contains(logs.String(), "Orchestrator unavailable") {
 		t.Errorf("no warning logged:\n%s", logs)

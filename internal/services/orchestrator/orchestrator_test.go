@@ -25,6 +25,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/crypto"
 	"github.com/tars-ops/tarsctl/internal/daemon"
 	"github.com/tars-ops/tarsctl/internal/rl"
+	"github.com/tars-ops/tarsctl/internal/services/daemontest"
 	"github.com/tars-ops/tarsctl/internal/state"
 	"github.com/tars-ops/tarsctl/internal/testenv"
 	"github.com/tars-ops/tarsctl/pkg/client"
@@ -39,21 +40,21 @@ func TestAPIAuthAndValidation(t *testing.T) {
 	for _, tc := range []struct{ method, path string }{
 		{"GET", "/api/agents"}, {"GET", "/api/agents/a1"}, {"POST", "/api/agents/a1/train"}, {"PUT", "/api/agents/a1/hyperparameters"},
 	} {
-		if r := do(t, tc.method, d.URL+tc.path, "", map[string]int{"episodes": 1}); r.code != 401 || r.body["message"] != "Invalid or expired token" {
-			t.Errorf("%s %s without a token: %d %s, want 401", tc.method, tc.path, r.code, r.raw)
+		if r := do(t, tc.method, d.URL+tc.path, "", map[string]int{"episodes": 1}); r.Code != 401 || r.Body["message"] != "Invalid or expired token" {
+			t.Errorf("%s %s without a token: %d %s, want 401", tc.method, tc.path, r.Code, r.Raw)
 		}
 	}
-	if r := do(t, "GET", d.URL+"/api/agents", "not-a-jwt", nil); r.code != 401 {
-		t.Errorf("garbage token: %d", r.code)
+	if r := do(t, "GET", d.URL+"/api/agents", "not-a-jwt", nil); r.Code != 401 {
+		t.Errorf("garbage token: %d", r.Code)
 	}
-	if r := do(t, "POST", train, viewer, map[string]int{"episodes": 5}); r.code != 403 || r.body["error"] != "Forbidden" {
-		t.Errorf("viewer training: %d %s, want 403", r.code, r.raw)
+	if r := do(t, "POST", train, viewer, map[string]int{"episodes": 5}); r.Code != 403 || r.Body["error"] != "Forbidden" {
+		t.Errorf("viewer training: %d %s, want 403", r.Code, r.Raw)
 	}
-	if r := do(t, "PUT", d.URL+"/api/agents/a1/hyperparameters", viewer, map[string]float64{"discount": 0.9}); r.code != 403 {
-		t.Errorf("viewer setting hyperparameters: %d %s, want 403", r.code, r.raw)
+	if r := do(t, "PUT", d.URL+"/api/agents/a1/hyperparameters", viewer, map[string]float64{"discount": 0.9}); r.Code != 403 {
+		t.Errorf("viewer setting hyperparameters: %d %s, want 403", r.Code, r.Raw)
 	}
-	if r := do(t, "GET", d.URL+"/api/agents", viewer, nil); r.code != 200 || r.body["count"] != float64(0) {
-		t.Errorf("viewer listing: %d %s", r.code, r.raw)
+	if r := do(t, "GET", d.URL+"/api/agents", viewer, nil); r.Code != 200 || r.Body["count"] != float64(0) {
+		t.Errorf("viewer listing: %d %s", r.Code, r.Raw)
 	}
 
 	bad := []struct {
@@ -78,12 +79,12 @@ func TestAPIAuthAndValidation(t *testing.T) {
 		case b.body == nil:
 			method = "GET"
 		}
-		if r := do(t, method, b.url, operator, b.body); r.code != b.want {
-			t.Errorf("%s: %d %s, want %d", b.name, r.code, r.raw, b.want)
+		if r := do(t, method, b.url, operator, b.body); r.Code != b.want {
+			t.Errorf("%s: %d %s, want %d", b.name, r.Code, r.Raw, b.want)
 		}
 	}
-	if r := do(t, "GET", d.URL+"/api/agents", viewer, nil); r.body["count"] != float64(0) {
-		t.Errorf("rejected requests created agents: %s", r.raw)
+	if r := do(t, "GET", d.URL+"/api/agents", viewer, nil); r.Body["count"] != float64(0) {
+		t.Errorf("rejected requests created agents: %s", r.Raw)
 	}
 }
 
@@ -93,11 +94,11 @@ func TestTrainListSetOverHTTP(t *testing.T) {
 	viewer, operator := token(t, "vera", "viewer"), token(t, "otto", "operator")
 
 	r := do(t, "POST", d.URL+"/api/agents/cart-1/train", operator, map[string]any{"episodes": 50, "seed": 3})
-	if r.code != 200 {
-		t.Fatalf("train: %d %s", r.code, r.raw)
+	if r.Code != 200 {
+		t.Fatalf("train: %d %s", r.Code, r.Raw)
 	}
 	var res client.TrainResult
-	r.decode(t, &res)
+	r.Decode(t, &res)
 	if !res.Created || res.Episodes != 50 || res.Agent.Episodes != 50 || res.Agent.Seed != 3 || res.Agent.Status != client.AgentIdle || res.MeanReward <= 0 {
 		t.Errorf("train result: %+v", res)
 	}
@@ -107,35 +108,35 @@ func TestTrainListSetOverHTTP(t *testing.T) {
 
 	// A second run continues the same agent.
 	r = do(t, "POST", d.URL+"/api/agents/cart-1/train", operator, map[string]any{"episodes": 10})
-	r.decode(t, &res)
-	if r.code != 200 || res.Created || res.Agent.Episodes != 60 || res.Agent.TrainingRuns != 2 {
-		t.Errorf("second run: %d %+v", r.code, res)
+	r.Decode(t, &res)
+	if r.Code != 200 || res.Created || res.Agent.Episodes != 60 || res.Agent.TrainingRuns != 2 {
+		t.Errorf("second run: %d %+v", r.Code, res)
 	}
-	if r := do(t, "POST", d.URL+"/api/agents/cart-1/train", operator, map[string]any{"episodes": 1, "seed": 4}); r.code != 409 {
-		t.Errorf("another seed for an existing agent: %d %s, want 409", r.code, r.raw)
+	if r := do(t, "POST", d.URL+"/api/agents/cart-1/train", operator, map[string]any{"episodes": 1, "seed": 4}); r.Code != 409 {
+		t.Errorf("another seed for an existing agent: %d %s, want 409", r.Code, r.Raw)
 	}
 
 	r = do(t, "PUT", d.URL+"/api/agents/cart-1/hyperparameters", operator, map[string]float64{"learning_rate": 0.25, "epsilon": 0.3})
 	var a client.Agent
-	r.decode(t, &a)
+	r.Decode(t, &a)
 	want := rl.DefaultHyperparameters()
 	want.LearningRate, want.Epsilon = 0.25, 0.3
-	if r.code != 200 || a.Hyperparameters != client.Hyperparameters(want) || a.Exploration != 0.3 {
-		t.Errorf("set hyperparameters: %d %s", r.code, r.raw)
+	if r.Code != 200 || a.Hyperparameters != client.Hyperparameters(want) || a.Exploration != 0.3 {
+		t.Errorf("set hyperparameters: %d %s", r.Code, r.Raw)
 	}
-	if r := do(t, "PUT", d.URL+"/api/agents/cart-1/hyperparameters", operator, map[string]float64{"epsilon_min": 0.5}); r.code != 400 {
-		t.Errorf("epsilon_min above epsilon: %d %s, want 400", r.code, r.raw)
+	if r := do(t, "PUT", d.URL+"/api/agents/cart-1/hyperparameters", operator, map[string]float64{"epsilon_min": 0.5}); r.Code != 400 {
+		t.Errorf("epsilon_min above epsilon: %d %s, want 400", r.Code, r.Raw)
 	}
-	if r := do(t, "PUT", d.URL+"/api/agents/cart-1/hyperparameters", operator, map[string]float64{}); r.code != 400 {
-		t.Errorf("empty update: %d %s, want 400", r.code, r.raw)
+	if r := do(t, "PUT", d.URL+"/api/agents/cart-1/hyperparameters", operator, map[string]float64{}); r.Code != 400 {
+		t.Errorf("empty update: %d %s, want 400", r.Code, r.Raw)
 	}
 
 	r = do(t, "GET", d.URL+"/api/agents", viewer, nil)
 	var list client.AgentList
-	r.decode(t, &list)
+	r.Decode(t, &list)
 	if list.Count != 1 || list.Agents[0].ID != "cart-1" || list.Agents[0].Name != "cart-1" || list.Agents[0].Type != "q-learning" ||
 		list.Agents[0].Hyperparameters.LearningRate != 0.25 || list.Agents[0].Reward != list.Agents[0].LastReward {
-		t.Errorf("list: %s", r.raw)
+		t.Errorf("list: %s", r.Raw)
 	}
 
 	for name, want := range map[string]string{
@@ -149,8 +150,8 @@ func TestTrainListSetOverHTTP(t *testing.T) {
 			t.Errorf("metric %s: got %q, want %q", name, got, want)
 		}
 	}
-	if r := do(t, "GET", d.URL+"/health", "", nil); r.code != 200 || r.body["checks"].(map[string]any)["checkpoints"] != "ok" {
-		t.Errorf("health: %d %s", r.code, r.raw)
+	if r := do(t, "GET", d.URL+"/health", "", nil); r.Code != 200 || r.Body["checks"].(map[string]any)["checkpoints"] != "ok" {
+		t.Errorf("health: %d %s", r.Code, r.Raw)
 	}
 }
 
@@ -168,10 +169,10 @@ func TestTrainingReproducibleOverHTTP(t *testing.T) {
 			seed = 12
 		}
 		r := do(t, "POST", d.URL+"/api/agents/"+id+"/train", operator, map[string]any{"episodes": 120, "seed": seed})
-		if r.code != 200 {
-			t.Fatalf("train %s: %d %s", id, r.code, r.raw)
+		if r.Code != 200 {
+			t.Fatalf("train %s: %d %s", id, r.Code, r.Raw)
 		}
-		r.decode(t, &results[i])
+		r.Decode(t, &results[i])
 	}
 	if results[0].MeanReward != results[1].MeanReward || results[0].Agent.Exploration != results[1].Agent.Exploration {
 		t.Errorf("same seed, different runs: %+v vs %+v", results[0], results[1])
@@ -207,11 +208,11 @@ func TestCheckpointSurvivesRestart(t *testing.T) {
 	operator := token(t, "otto", "operator")
 	d := startOrchestrator(t, cfg, nil)
 	r := do(t, "POST", d.URL+"/api/agents/keeper/train", operator, map[string]any{"episodes": 80, "seed": 5})
-	if r.code != 200 {
-		t.Fatalf("train: %d %s", r.code, r.raw)
+	if r.Code != 200 {
+		t.Fatalf("train: %d %s", r.Code, r.Raw)
 	}
 	var before client.Agent
-	do(t, "GET", d.URL+"/api/agents/keeper", operator, nil).decode(t, &before)
+	do(t, "GET", d.URL+"/api/agents/keeper", operator, nil).Decode(t, &before)
 	if err := d.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -222,13 +223,13 @@ func TestCheckpointSurvivesRestart(t *testing.T) {
 
 	d2 := startOrchestrator(t, cfg, nil)
 	var after client.Agent
-	do(t, "GET", d2.URL+"/api/agents/keeper", operator, nil).decode(t, &after)
+	do(t, "GET", d2.URL+"/api/agents/keeper", operator, nil).Decode(t, &after)
 	if after.Episodes != 80 || after.MeanReward != before.MeanReward || after.Seed != 5 || after.Exploration != before.Exploration ||
 		!after.CreatedAt.Equal(before.CreatedAt) || after.TrainingRuns != 1 {
 		t.Errorf("after restart %+v, before %+v", after, before)
 	}
 	var res client.TrainResult
-	do(t, "POST", d2.URL+"/api/agents/keeper/train", operator, map[string]any{"episodes": 40}).decode(t, &res)
+	do(t, "POST", d2.URL+"/api/agents/keeper/train", operator, map[string]any{"episodes": 40}).Decode(t, &res)
 
 	l, err := rl.NewLearner(&rl.CartPole{}, rl.DefaultHyperparameters(), 5)
 	if err != nil {
@@ -260,8 +261,8 @@ func TestEncryptedCheckpoints(t *testing.T) {
 	operator := token(t, "otto", "operator")
 
 	d := startOrchestrator(t, cfg, nil)
-	if r := do(t, "POST", d.URL+"/api/agents/secret-agent/train", operator, map[string]any{"episodes": 30, "seed": 9}); r.code != 200 {
-		t.Fatalf("train: %d %s", r.code, r.raw)
+	if r := do(t, "POST", d.URL+"/api/agents/secret-agent/train", operator, map[string]any{"episodes": 30, "seed": 9}); r.Code != 200 {
+		t.Fatalf("train: %d %s", r.Code, r.Raw)
 	}
 	logs := d.Logs.String()
 	if !strings.Contains(logs, "AES key loaded key_id="+crypto.KeyID(key)) {
@@ -303,10 +304,10 @@ func TestEncryptedCheckpoints(t *testing.T) {
 	// The same key reads it back after a restart.
 	d2 := startOrchestrator(t, cfg, nil)
 	var a client.Agent
-	if r := do(t, "GET", d2.URL+"/api/agents/secret-agent", operator, nil); r.code != 200 {
-		t.Fatalf("after restart: %d %s", r.code, r.raw)
+	if r := do(t, "GET", d2.URL+"/api/agents/secret-agent", operator, nil); r.Code != 200 {
+		t.Fatalf("after restart: %d %s", r.Code, r.Raw)
 	} else {
-		r.decode(t, &a)
+		r.Decode(t, &a)
 	}
 	if a.Status != client.AgentIdle || a.Episodes != 30 {
 		t.Errorf("after restart with the key: %+v", a)
@@ -322,18 +323,18 @@ func TestEncryptedCheckpoints(t *testing.T) {
 	wrong := *cfg
 	wrong.Encryption.KeyFile = otherKey
 	d3 := startOrchestrator(t, &wrong, nil)
-	do(t, "GET", d3.URL+"/api/agents/secret-agent", operator, nil).decode(t, &a)
+	do(t, "GET", d3.URL+"/api/agents/secret-agent", operator, nil).Decode(t, &a)
 	if a.Status != client.AgentError || !strings.Contains(a.Error, crypto.KeyID(key)) {
 		t.Errorf("with the wrong key: %+v", a)
 	}
-	if r := do(t, "POST", d3.URL+"/api/agents/secret-agent/train", operator, map[string]any{"episodes": 1}); r.code != 409 {
-		t.Errorf("training an unreadable agent: %d %s, want 409", r.code, r.raw)
+	if r := do(t, "POST", d3.URL+"/api/agents/secret-agent/train", operator, map[string]any{"episodes": 1}); r.Code != 409 {
+		t.Errorf("training an unreadable agent: %d %s, want 409", r.Code, r.Raw)
 	}
-	if r := do(t, "PUT", d3.URL+"/api/agents/secret-agent/hyperparameters", operator, map[string]any{"discount": 0.5}); r.code != 409 {
-		t.Errorf("changing an unreadable agent: %d %s, want 409", r.code, r.raw)
+	if r := do(t, "PUT", d3.URL+"/api/agents/secret-agent/hyperparameters", operator, map[string]any{"discount": 0.5}); r.Code != 409 {
+		t.Errorf("changing an unreadable agent: %d %s, want 409", r.Code, r.Raw)
 	}
-	if r := do(t, "GET", d3.URL+"/health", "", nil); r.code != 503 || !strings.Contains(r.raw, "secret-agent") {
-		t.Errorf("health with an unreadable checkpoint: %d %s", r.code, r.raw)
+	if r := do(t, "GET", d3.URL+"/health", "", nil); r.Code != 503 || !strings.Contains(r.Raw, "secret-agent") {
+		t.Errorf("health with an unreadable checkpoint: %d %s", r.Code, r.Raw)
 	}
 	if after, _ := os.ReadFile(path); !bytes.Equal(after, raw) {
 		t.Error("the unreadable checkpoint was modified")
@@ -385,7 +386,7 @@ func startHooked(t *testing.T, workers int) *hookedOrchestrator {
 	h.o = o
 	authn := NewAuthenticator(cfg.Auth, mustSigner(t), log)
 	ln := Listen(t, "")
-	h.running = serve(t, ln, logs, func(ctx context.Context, onReady func(net.Addr)) error {
+	h.running = daemontest.Serve(t, ln, logs, func(ctx context.Context, onReady func(net.Addr)) error {
 		return daemon.Run(ctx, daemon.Options{Service: Service, Listener: ln, Handler: NewHandler(o, authn, log), Logger: log, OnReady: onReady})
 	})
 	t.Cleanup(func() {
@@ -424,31 +425,31 @@ func TestTrainingDoesNotBlock(t *testing.T) {
 	}
 
 	var a client.Agent
-	do(t, "GET", h.URL+"/api/agents/held-1", operator, nil).decode(t, &a)
+	do(t, "GET", h.URL+"/api/agents/held-1", operator, nil).Decode(t, &a)
 	if a.Status != client.AgentTraining || a.Episodes != 1 {
 		t.Errorf("while training: %+v", a)
 	}
-	if r := do(t, "POST", h.URL+"/api/agents/held-1/train", operator, map[string]any{"episodes": 5}); r.code != 409 {
-		t.Errorf("second run of a training agent: %d %s, want 409", r.code, r.raw)
+	if r := do(t, "POST", h.URL+"/api/agents/held-1/train", operator, map[string]any{"episodes": 5}); r.Code != 409 {
+		t.Errorf("second run of a training agent: %d %s, want 409", r.Code, r.Raw)
 	}
-	if r := do(t, "PUT", h.URL+"/api/agents/held-1/hyperparameters", operator, map[string]any{"learning_rate": 0.3}); r.code != 200 {
-		t.Errorf("hyperparameters while training: %d %s", r.code, r.raw)
+	if r := do(t, "PUT", h.URL+"/api/agents/held-1/hyperparameters", operator, map[string]any{"learning_rate": 0.3}); r.Code != 200 {
+		t.Errorf("hyperparameters while training: %d %s", r.Code, r.Raw)
 	}
 	// Saved before the run ends: a crash now would not lose the change.
 	cp := readPlain(t, filepath.Join(h.o.opts.Dir, "held-1.qtable"))
 	if cp.Learner.Hyperparameters.LearningRate != 0.3 {
 		t.Errorf("checkpoint during the run has learning_rate %v, want 0.3", cp.Learner.Hyperparameters.LearningRate)
 	}
-	if r := do(t, "POST", h.URL+"/api/agents/free/train", operator, map[string]any{"episodes": 5}); r.code != 200 {
-		t.Errorf("another agent while one trains: %d %s", r.code, r.raw)
+	if r := do(t, "POST", h.URL+"/api/agents/free/train", operator, map[string]any{"episodes": 5}); r.Code != 200 {
+		t.Errorf("another agent while one trains: %d %s", r.Code, r.Raw)
 	}
 
 	close(h.release)
 	r := <-held
 	var res client.TrainResult
-	r.decode(t, &res)
-	if r.code != 200 || res.Episodes != 20 || res.Agent.Hyperparameters.LearningRate != 0.3 || res.Agent.Status != client.AgentIdle {
-		t.Errorf("held run: %d %s", r.code, r.raw)
+	r.Decode(t, &res)
+	if r.Code != 200 || res.Episodes != 20 || res.Agent.Hyperparameters.LearningRate != 0.3 || res.Agent.Status != client.AgentIdle {
+		t.Errorf("held run: %d %s", r.Code, r.Raw)
 	}
 
 	// The change took effect from episode 2: the same as a learner changed
@@ -605,13 +606,13 @@ func TestRevokedTokenRefusedWithRedis(t *testing.T) {
 	if err := st.RevokeToken(context.Background(), claims.ID, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if r := do(t, "GET", d.URL+"/api/agents", revoked, nil); r.code != 401 {
-		t.Errorf("revoked token: %d %s, want 401", r.code, r.raw)
+	if r := do(t, "GET", d.URL+"/api/agents", revoked, nil); r.Code != 401 {
+		t.Errorf("revoked token: %d %s, want 401", r.Code, r.Raw)
 	}
-	if r := do(t, "GET", d.URL+"/api/agents", token(t, "stayer", "viewer"), nil); r.code != 200 {
-		t.Errorf("valid token: %d %s", r.code, r.raw)
+	if r := do(t, "GET", d.URL+"/api/agents", token(t, "stayer", "viewer"), nil); r.Code != 200 {
+		t.Errorf("valid token: %d %s", r.Code, r.Raw)
 	}
-	if r := do(t, "GET", d.URL+"/health", "", nil); r.code != 200 || r.body["checks"].(map[string]any)["redis"] != "ok" {
-		t.Errorf("health: %d %s", r.code, r.raw)
+	if r := do(t, "GET", d.URL+"/health", "", nil); r.Code != 200 || r.Body["checks"].(map[string]any)["redis"] != "ok" {
+		t.Errorf("health: %d %s", r.Code, r.Raw)
 	}
 }
