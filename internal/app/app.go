@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -20,7 +18,6 @@ import (
 	"github.com/tars-ops/tarsctl/internal/cli/factory"
 	"github.com/tars-ops/tarsctl/internal/cli/root"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
-	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/ui"
 )
@@ -73,35 +70,7 @@ func Run(ctx context.Context, ios *iostreams.IOStreams, getenv func(string) stri
 }
 
 // ExitCode maps an error returned by a command to tarsctl's exit code.
-func ExitCode(err error) int {
-	var (
-		exitErr *cmdutil.ExitError
-		flagErr *cmdutil.FlagError
-		cfgErr  *config.ValidationError
-		netErr  *net.OpError
-		dnsErr  *net.DNSError
-	)
-	switch {
-	case err == nil:
-		return cmdutil.ExitOK
-	case errors.As(err, &exitErr):
-		return exitErr.Code
-	case errors.Is(err, cmdutil.ErrSilent):
-		return cmdutil.ExitFailure
-	case errors.As(err, &flagErr), errors.As(err, &cfgErr):
-		return cmdutil.ExitUsage
-	case errors.Is(err, context.Canceled):
-		return cmdutil.ExitInterrupted
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
-		return cmdutil.ExitTimeout
-	case errors.Is(err, fs.ErrPermission):
-		return cmdutil.ExitPermission
-	case errors.Is(err, syscall.ECONNREFUSED), errors.As(err, &dnsErr), errors.As(err, &netErr) && netErr.Op == "dial":
-		return cmdutil.ExitUnreachable
-	default:
-		return cmdutil.ExitFailure
-	}
-}
+func ExitCode(err error) int { return cmdutil.ExitCode(err) }
 
 // printError writes the error and its hints to stderr: plain text, or one
 // {"type":"error"} JSON line in JSON mode so log collectors can parse it.

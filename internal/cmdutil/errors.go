@@ -1,8 +1,15 @@
 package cmdutil
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"syscall"
+
+	"github.com/tars-ops/tarsctl/internal/config"
 )
 
 // FlagError is a usage error: a bad flag, argument or flag combination.
@@ -92,4 +99,35 @@ func Hints(err error) []string {
 		err = errors.Unwrap(err)
 	}
 	return out
+}
+
+// ExitCode maps an error returned by a command to tarsctl's exit code.
+func ExitCode(err error) int {
+	var (
+		exitErr *ExitError
+		flagErr *FlagError
+		cfgErr  *config.ValidationError
+		netErr  *net.OpError
+		dnsErr  *net.DNSError
+	)
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &exitErr):
+		return exitErr.Code
+	case errors.Is(err, ErrSilent):
+		return ExitFailure
+	case errors.As(err, &flagErr), errors.As(err, &cfgErr):
+		return ExitUsage
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupted
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return ExitTimeout
+	case errors.Is(err, fs.ErrPermission):
+		return ExitPermission
+	case errors.Is(err, syscall.ECONNREFUSED), errors.As(err, &dnsErr), errors.As(err, &netErr) && netErr.Op == "dial":
+		return ExitUnreachable
+	default:
+		return ExitFailure
+	}
 }

@@ -174,12 +174,12 @@ func TestRunErrors(t *testing.T) {
 
 	// A viewer's token may list but not train.
 	err := trainRun(ctx, &TrainOptions{IO: ios, Orchestrator: s.orchestrator("viewer"), AgentID: "a", Episodes: 1})
-	if code := exitCode(err); code != cmdutil.ExitPermission || !strings.Contains(strings.Join(cmdutil.Hints(err), " "), "operator") {
+	if code := cmdutil.ExitCode(err); code != cmdutil.ExitPermission || !strings.Contains(strings.Join(cmdutil.Hints(err), " "), "operator") {
 		t.Errorf("viewer training: exit %d, %v", code, err)
 	}
 	d := 0.5
 	err = setRun(ctx, &SetOptions{IO: ios, Orchestrator: s.orchestrator("operator"), AgentID: "ghost", Update: client.HyperparameterUpdate{Discount: &d}})
-	if code := exitCode(err); code != cmdutil.ExitFailure || !errors.Is(err, client.ErrNotFound) || len(cmdutil.Hints(err)) == 0 {
+	if code := cmdutil.ExitCode(err); code != cmdutil.ExitFailure || !errors.Is(err, client.ErrNotFound) || len(cmdutil.Hints(err)) == 0 {
 		t.Errorf("set of a missing agent: exit %d, %v", code, err)
 	}
 
@@ -192,7 +192,7 @@ func TestRunErrors(t *testing.T) {
 			return ""
 		}, services.OrchestrationAgent, "viewer")
 	}
-	if code := exitCode(listRun(ctx, &ListOptions{IO: ios, Orchestrator: bad})); code != cmdutil.ExitPermission {
+	if code := cmdutil.ExitCode(listRun(ctx, &ListOptions{IO: ios, Orchestrator: bad})); code != cmdutil.ExitPermission {
 		t.Errorf("wrong secret: exit %d", code)
 	}
 	// TARS_TOKEN wins over signing.
@@ -203,7 +203,7 @@ func TestRunErrors(t *testing.T) {
 		return getenv(k)
 	}
 	withEnvToken := func() (Orchestrator, error) { return NewClient(s.cfg, tokenEnv, services.OrchestrationAgent, "viewer") }
-	if code := exitCode(listRun(ctx, &ListOptions{IO: ios, Orchestrator: withEnvToken})); code != cmdutil.ExitPermission {
+	if code := cmdutil.ExitCode(listRun(ctx, &ListOptions{IO: ios, Orchestrator: withEnvToken})); code != cmdutil.ExitPermission {
 		t.Errorf("TARS_TOKEN garbage: exit %d", code)
 	}
 
@@ -215,29 +215,19 @@ func TestRunErrors(t *testing.T) {
 	err = listRun(ctx, &ListOptions{IO: ios, Orchestrator: func() (Orchestrator, error) {
 		return NewClient(&down, getenv, services.OrchestrationAgent, "viewer")
 	}})
-	if code := exitCode(err); code != cmdutil.ExitUnreachable || !slicesContains(cmdutil.Hints(err), "tarsctl start orchestration-agent") {
+	if code := cmdutil.ExitCode(err); code != cmdutil.ExitUnreachable || !slicesContains(cmdutil.Hints(err), "tarsctl start orchestration-agent") {
 		t.Errorf("orchestrator down: exit %d, %v %v", code, err, cmdutil.Hints(err))
 	}
 	// HyperSync down: the same for it.
 	err = setRun(ctx, &SetOptions{IO: ios, AgentID: "a", ViaHyperSync: true, Update: client.HyperparameterUpdate{Discount: &d},
 		HyperSync: func() (HyperSync, error) { return NewClient(&down, getenv, services.HyperSync, "operator") }})
-	if code := exitCode(err); code != cmdutil.ExitUnreachable {
+	if code := cmdutil.ExitCode(err); code != cmdutil.ExitUnreachable {
 		t.Errorf("hypersync down: exit %d, %v", code, err)
 	}
 }
 
 // exitCode is the code internal/app exits with for err (which this package
 // cannot import: app imports the command tree).
-func exitCode(err error) int {
-	var e *cmdutil.ExitError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &e):
-		return e.Code
-	}
-	return 1
-}
 
 func slicesContains(hints []string, sub string) bool {
 	for _, h := range hints {

@@ -52,20 +52,6 @@ func testConfig(t *testing.T, edit func(*config.Config)) ConfigFunc {
 	return func() (*config.Config, string, error) { return cfg, "local", nil }
 }
 
-func exitCode(err error) int {
-	var ee *cmdutil.ExitError
-	var fe *cmdutil.FlagError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ee):
-		return ee.Code
-	case errors.As(err, &fe):
-		return 2
-	}
-	return 1
-}
-
 // TestNewCmdFlags checks flag parsing and the combinations each verb
 // refuses, without running anything.
 func TestNewCmdFlags(t *testing.T) {
@@ -136,8 +122,8 @@ func TestNewCmdFlags(t *testing.T) {
 			cmd.SetErr(ios.ErrOut)
 			err := cmd.Execute()
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || exitCode(err) != 2 {
-					t.Fatalf("err = %v (exit %d), want a usage error with %q", err, exitCode(err), tt.wantErr)
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || cmdutil.ExitCode(err) != 2 {
+					t.Fatalf("err = %v (exit %d), want a usage error with %q", err, cmdutil.ExitCode(err), tt.wantErr)
 				}
 				if got != nil {
 					t.Error("the run function ran")
@@ -244,8 +230,8 @@ func TestDirBackupLifecycle(t *testing.T) {
 	ios, _, out, _ = iostreams.Test()
 	err = statusRun(ctx, &StatusOptions{IO: ios, Now: fixedClock(testNow.Add(30 * time.Hour)), Repo: repo, MaxAge: 26 * time.Hour, Output: "json"})
 	var st statusJSON
-	if exitCode(err) != 1 || !strings.Contains(err.Error(), "is 29h0m0s old: older than --max-age 26h0m0s") || json.Unmarshal(out.Bytes(), &st) != nil || st.OK || st.AgeSeconds != 29*3600 {
-		t.Errorf("status too old: %v (exit %d), %s", err, exitCode(err), out)
+	if cmdutil.ExitCode(err) != 1 || !strings.Contains(err.Error(), "is 29h0m0s old: older than --max-age 26h0m0s") || json.Unmarshal(out.Bytes(), &st) != nil || st.OK || st.AgeSeconds != 29*3600 {
+		t.Errorf("status too old: %v (exit %d), %s", err, cmdutil.ExitCode(err), out)
 	}
 
 	ios, _, out, errOut = iostreams.Test()
@@ -272,18 +258,18 @@ func TestDirBackupLifecycle(t *testing.T) {
 	// Again: the target is no longer empty.
 	ios, _, _, _ = iostreams.Test()
 	err = restoreRun(ctx, &RestoreOptions{IO: ios, Config: cfg, Repo: repo, ID: id, Dirs: []string{"data=" + target}, Yes: true})
-	if exitCode(err) != 1 || !errors.Is(err, backup.ErrTargetNotEmpty) || !slicesContain(cmdutil.Hints(err), "pass --force") {
-		t.Errorf("restore into a full target: %v (exit %d)", err, exitCode(err))
+	if cmdutil.ExitCode(err) != 1 || !errors.Is(err, backup.ErrTargetNotEmpty) || !slicesContain(cmdutil.Hints(err), "pass --force") {
+		t.Errorf("restore into a full target: %v (exit %d)", err, cmdutil.ExitCode(err))
 	}
 	ios, _, _, _ = iostreams.Test()
 	err = restoreRun(ctx, &RestoreOptions{IO: ios, Config: cfg, Repo: repo, ID: id, Dirs: []string{"nope=" + target}, Yes: true})
-	if exitCode(err) != 2 || !strings.Contains(err.Error(), "has no part dir-nope; it has dir-data, config") {
+	if cmdutil.ExitCode(err) != 2 || !strings.Contains(err.Error(), "has no part dir-nope; it has dir-data, config") {
 		t.Errorf("restore of a missing part: %v", err)
 	}
 
 	ios, _, out, _ = iostreams.Test()
 	err = pruneRun(ctx, &PruneOptions{IO: ios, Now: fixedClock(testNow), Location: time.UTC, Repo: repo, Policy: backup.Policy{Last: 1}, Output: "text"})
-	if exitCode(err) != 2 || !strings.Contains(err.Error(), "pass --yes") {
+	if cmdutil.ExitCode(err) != 2 || !strings.Contains(err.Error(), "pass --yes") {
 		t.Errorf("prune without --yes: %v", err)
 	}
 	if got := normalize(out.String(), repo); got != "ID\t2026-01-28T03:00:00Z\tkeep\tlast, newest verified\nID\t2026-01-28T02:00:00Z\tremove\t\n" {
@@ -298,7 +284,7 @@ func TestDirBackupLifecycle(t *testing.T) {
 	}
 	ios, _, _, _ = iostreams.Test()
 	err = restoreRun(ctx, &RestoreOptions{IO: ios, Repo: repo, ID: id, Dirs: []string{"data=" + target}, Yes: true})
-	if exitCode(err) != 2 || !errors.Is(err, backup.ErrSetNotFound) || !slicesContain(cmdutil.Hints(err), "tarsctl backup list --repo "+repo) {
+	if cmdutil.ExitCode(err) != 2 || !errors.Is(err, backup.ErrSetNotFound) || !slicesContain(cmdutil.Hints(err), "tarsctl backup list --repo "+repo) {
 		t.Errorf("restore of a pruned backup: %v", err)
 	}
 }
@@ -352,20 +338,20 @@ func TestDamagedBackupCLI(t *testing.T) {
 	}
 	ios, _, out, _ = iostreams.Test()
 	err := verifyRun(ctx, &VerifyOptions{IO: ios, Repo: repo, All: true, Output: "json"})
-	if exitCode(err) != 1 || !strings.Contains(err.Error(), "1 of 1 backups failed verification; "+sum.ID+": part dir-data: checksum mismatch") || strings.Contains(err.Error(), "\n") {
-		t.Errorf("verify: %v (exit %d)", err, exitCode(err))
+	if cmdutil.ExitCode(err) != 1 || !strings.Contains(err.Error(), "1 of 1 backups failed verification; "+sum.ID+": part dir-data: checksum mismatch") || strings.Contains(err.Error(), "\n") {
+		t.Errorf("verify: %v (exit %d)", err, cmdutil.ExitCode(err))
 	}
 	if !strings.Contains(out.String(), `{"type":"summary","checked":1,"failed":1}`) {
 		t.Errorf("verify -o json:\n%s", out)
 	}
 	ios, _, _, _ = iostreams.Test()
-	if err := statusRun(ctx, &StatusOptions{IO: ios, Repo: repo}); exitCode(err) != 1 || !strings.Contains(err.Error(), "no good backup") {
+	if err := statusRun(ctx, &StatusOptions{IO: ios, Repo: repo}); cmdutil.ExitCode(err) != 1 || !strings.Contains(err.Error(), "no good backup") {
 		t.Errorf("status: %v", err)
 	}
 	target := filepath.Join(t.TempDir(), "r")
 	ios, _, _, _ = iostreams.Test()
 	err = restoreRun(ctx, &RestoreOptions{IO: ios, Repo: repo, ID: "latest", Dirs: []string{"data=" + target}, Yes: true})
-	if exitCode(err) != 1 || !errors.Is(err, backup.ErrChecksum) || !strings.Contains(err.Error(), "refusing to restore") {
+	if cmdutil.ExitCode(err) != 1 || !errors.Is(err, backup.ErrChecksum) || !strings.Contains(err.Error(), "refusing to restore") {
 		t.Errorf("restore: %v", err)
 	}
 	if _, err := os.Stat(target); !errors.Is(err, fs.ErrNotExist) {
@@ -413,13 +399,13 @@ func TestEncryptedCLI(t *testing.T) {
 	ios, _, _, _ = iostreams.Test()
 	noKey := testConfig(t, nil)
 	err := restoreRun(ctx, &RestoreOptions{IO: ios, Config: noKey, Repo: repo, ID: "latest", ConfigTo: filepath.Join(dir, "x.yaml"), Yes: true})
-	if exitCode(err) != 2 || !strings.Contains(err.Error(), s.Manifest.Encryption.KeyID) {
+	if cmdutil.ExitCode(err) != 2 || !strings.Contains(err.Error(), s.Manifest.Encryption.KeyID) {
 		t.Errorf("restore without the key: %v", err)
 	}
 	// --include-secrets without encryption is refused.
 	ios, _, _, _ = iostreams.Test()
 	err = createRun(ctx, &CreateOptions{IO: ios, Config: noKey, Repo: repo, IncludeConfig: true, IncludeSecrets: true})
-	if exitCode(err) != 2 || !strings.Contains(err.Error(), "never written unencrypted") {
+	if cmdutil.ExitCode(err) != 2 || !strings.Contains(err.Error(), "never written unencrypted") {
 		t.Errorf("secrets without encryption: %v", err)
 	}
 }
@@ -498,12 +484,12 @@ func TestServersCLI(t *testing.T) {
 	})
 	ios, _, _, _ = iostreams.Test()
 	err = createRun(ctx, &CreateOptions{IO: ios, Config: down, Repo: repo, Postgres: true})
-	if exitCode(err) != 3 || !errors.Is(err, backup.ErrUnreachable) || len(cmdutil.Hints(err)) == 0 {
-		t.Errorf("unreachable: %v (exit %d)", err, exitCode(err))
+	if cmdutil.ExitCode(err) != 3 || !errors.Is(err, backup.ErrUnreachable) || len(cmdutil.Hints(err)) == 0 {
+		t.Errorf("unreachable: %v (exit %d)", err, cmdutil.ExitCode(err))
 	}
 	ios, _, _, _ = iostreams.Test()
 	err = createRun(ctx, &CreateOptions{IO: ios, Config: testConfig(t, nil), Repo: repo, Postgres: true})
-	if exitCode(err) != 2 || !strings.Contains(err.Error(), "database.driver is sqlite") {
+	if cmdutil.ExitCode(err) != 2 || !strings.Contains(err.Error(), "database.driver is sqlite") {
 		t.Errorf("sqlite: %v", err)
 	}
 }
@@ -530,8 +516,8 @@ func TestExplain(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got := explain(tt.err, "REPO")
-		if exitCode(got) != tt.code || (tt.hint != "" && !slicesContain(cmdutil.Hints(got), tt.hint)) || got.Error() != tt.err.Error() {
-			t.Errorf("explain(%v) = %v, exit %d, hints %v; want exit %d, hint %q", tt.err, got, exitCode(got), cmdutil.Hints(got), tt.code, tt.hint)
+		if cmdutil.ExitCode(got) != tt.code || (tt.hint != "" && !slicesContain(cmdutil.Hints(got), tt.hint)) || got.Error() != tt.err.Error() {
+			t.Errorf("explain(%v) = %v, exit %d, hints %v; want exit %d, hint %q", tt.err, got, cmdutil.ExitCode(got), cmdutil.Hints(got), tt.code, tt.hint)
 		}
 	}
 }

@@ -19,20 +19,6 @@ import (
 	"github.com/tars-ops/tarsctl/internal/keys"
 )
 
-func exitCode(err error) int {
-	var fe *cmdutil.FlagError
-	var ee *cmdutil.ExitError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &fe):
-		return cmdutil.ExitUsage
-	case errors.As(err, &ee):
-		return ee.Code
-	}
-	return 1
-}
-
 func testFactory(ios *iostreams.IOStreams, cfg *config.Config) *cmdutil.Factory {
 	return &cmdutil.Factory{
 		IOStreams: ios,
@@ -73,7 +59,7 @@ func TestNewCmdRotateAES(t *testing.T) {
 			cmd.SetErr(&bytes.Buffer{})
 			err := cmd.Execute()
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || exitCode(err) != 2 {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || cmdutil.ExitCode(err) != 2 {
 					t.Fatalf("err = %v, want %q (exit 2)", err, tt.wantErr)
 				}
 				return
@@ -193,8 +179,8 @@ func Test_rotateAESRun(t *testing.T) {
 			before := dirDigest(t, dataDir)
 			ios, _, out, _ := iostreams.Test()
 			err := rotateAESRun(context.Background(), &RotateAESOptions{IO: ios, OldKey: o, NewKey: n, DataDir: dataDir, Yes: true, NoRestart: true})
-			if err == nil || !strings.Contains(err.Error(), tt.want) || exitCode(err) != 2 {
-				t.Fatalf("err = %v (exit %d), want %q and exit 2", err, exitCode(err), tt.want)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || cmdutil.ExitCode(err) != 2 {
+				t.Fatalf("err = %v (exit %d), want %q and exit 2", err, cmdutil.ExitCode(err), tt.want)
 			}
 			if dirDigest(t, dataDir) != before || out.Len() != 0 {
 				t.Error("data dir modified or output written")
@@ -241,7 +227,7 @@ func TestGenerateEncryptDecryptID(t *testing.T) {
 	if strings.TrimSpace(out) != crypto.KeyID(k) {
 		t.Errorf("generate printed %q, want the key id", out)
 	}
-	if _, _, err := run("generate", "aes", "--out", key); exitCode(err) != 1 || !strings.Contains(err.Error(), "already exists") {
+	if _, _, err := run("generate", "aes", "--out", key); cmdutil.ExitCode(err) != 1 || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("overwrite: %v", err)
 	}
 	plain := filepath.Join(dir, "plain")
@@ -261,10 +247,10 @@ func TestGenerateEncryptDecryptID(t *testing.T) {
 	if b, _ := os.ReadFile(plain + ".out"); string(b) != "checkpoint data" {
 		t.Errorf("decrypted %q", b)
 	}
-	if _, _, err := run("id", plain); exitCode(err) != 2 || !strings.Contains(err.Error(), "not a tarsctl encrypted file") {
+	if _, _, err := run("id", plain); cmdutil.ExitCode(err) != 2 || !strings.Contains(err.Error(), "not a tarsctl encrypted file") {
 		t.Errorf("id of plaintext: %v", err)
 	}
-	if _, _, err := run("generate", "rsa", "--out", filepath.Join(dir, "rsa_private.pem"), "--bits", "1024"); exitCode(err) != 2 {
+	if _, _, err := run("generate", "rsa", "--out", filepath.Join(dir, "rsa_private.pem"), "--bits", "1024"); cmdutil.ExitCode(err) != 2 {
 		t.Errorf("1024 bits: %v", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/keys"
 )
@@ -43,14 +44,14 @@ func TestLiveKeyringWaitFor(t *testing.T) {
 	body.Store("tars_reloads_total{result=\"failure\"} 1\n" +
 		"tars_orchestrator_aes_key{key_id=\"aaaa\",role=\"primary\"} 1\n")
 	err := l.waitFor(context.Background(), want, 0)
-	if err == nil || exitCode(err) != 1 {
+	if err == nil || cmdutil.ExitCode(err) != 1 {
 		t.Fatalf("failed reload: %v", err)
 	}
 	l.timeout = 200 * time.Millisecond
 	body.Store("tars_reloads_total{result=\"failure\"} 1\n" +
 		"tars_orchestrator_aes_key{key_id=\"aaaa\",role=\"primary\"} 1\n")
 	err = l.waitFor(context.Background(), want, 1)
-	if err == nil || exitCode(err) != 6 || errors.Is(err, context.Canceled) {
-		t.Fatalf("no confirmation: %v (exit %d), want exit 6", err, exitCode(err))
+	if err == nil || cmdutil.ExitCode(err) != 6 || errors.Is(err, context.Canceled) {
+		t.Fatalf("no confirmation: %v (exit %d), want exit 6", err, cmdutil.ExitCode(err))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/keys"
@@ -88,7 +89,7 @@ func TestRotateRSAAndRetireOld(t *testing.T) {
 		t.Fatalf("new private key: %v", err)
 	}
 	// A second rotation during the transition is refused, nothing written.
-	if _, _, err := exec("rotate", "rsa", "--key", newPriv, "--out", filepath.Join(keyDir, "third.pem"), "--bits", "2048"); !errors.Is(err, keys.ErrTransitionInProgress) || exitCode(err) != 1 {
+	if _, _, err := exec("rotate", "rsa", "--key", newPriv, "--out", filepath.Join(keyDir, "third.pem"), "--bits", "2048"); !errors.Is(err, keys.ErrTransitionInProgress) || cmdutil.ExitCode(err) != 1 {
 		t.Errorf("second rotation: %v", err)
 	}
 
@@ -130,7 +131,7 @@ func TestRotateRSAAndRetireOld(t *testing.T) {
 
 	// retire-old: refused during the 30 days.
 	clock = start.Add(29 * 24 * time.Hour)
-	if _, _, err := exec("retire-old", "--dir", keyDir, "--yes"); !errors.Is(err, keys.ErrTooEarly) || exitCode(err) != 1 {
+	if _, _, err := exec("retire-old", "--dir", keyDir, "--yes"); !errors.Is(err, keys.ErrTooEarly) || cmdutil.ExitCode(err) != 1 {
 		t.Fatalf("early retire-old: %v", err)
 	}
 	if _, err := os.Stat(oldPriv); err != nil {

@@ -33,7 +33,7 @@ func TestNewCmdCompare(t *testing.T) {
 			cmd := NewCmdCompare(testFactory(ios, nil), func(o *CompareOptions) error { got = o; return nil })
 			err := execute(cmd, tc.args)
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || exitCode(err) != cmdutil.ExitUsage {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || cmdutil.ExitCode(err) != cmdutil.ExitUsage {
 					t.Fatalf("err = %v, want a usage error saying %q", err, tc.wantErr)
 				}
 				return
@@ -83,7 +83,7 @@ func Test_compareRun(t *testing.T) {
 			}
 			opts := &CompareOptions{IO: ios, Old: tc.old, New: tc.new, Tolerance: 0.1, Output: tc.output}
 			err := compareRun(opts)
-			if code := exitCode(err); code != tc.wantCode {
+			if code := cmdutil.ExitCode(err); code != tc.wantCode {
 				t.Fatalf("exit %d (%v), want %d", code, err, tc.wantCode)
 			}
 			if tc.wantError != "" && (err == nil || !strings.Contains(err.Error(), tc.wantError)) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -24,22 +23,6 @@ import (
 
 // exitCode maps an error to its exit code the way internal/app does, for
 // the cases these commands produce.
-func exitCode(err error) int {
-	var (
-		exitErr *cmdutil.ExitError
-		flagErr *cmdutil.FlagError
-	)
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &exitErr):
-		return exitErr.Code
-	case errors.As(err, &flagErr):
-		return cmdutil.ExitUsage
-	default:
-		return cmdutil.ExitFailure
-	}
-}
 
 func testFactory(ios *iostreams.IOStreams, env map[string]string) *cmdutil.Factory {
 	return &cmdutil.Factory{
@@ -150,8 +133,8 @@ func TestNewCmdRun(t *testing.T) {
 			})
 			err := execute(cmd, tc.args)
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || exitCode(err) != cmdutil.ExitUsage {
-					t.Fatalf("err = %v (exit %d), want a usage error saying %q", err, exitCode(err), tc.wantErr)
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || cmdutil.ExitCode(err) != cmdutil.ExitUsage {
+					t.Fatalf("err = %v (exit %d), want a usage error saying %q", err, cmdutil.ExitCode(err), tc.wantErr)
 				}
 				return
 			}
@@ -290,8 +273,8 @@ func Test_runRun(t *testing.T) {
 			opts.Thresholds = append(opts.Thresholds, th)
 		}
 		err := runRun(context.Background(), opts)
-		if exitCode(err) != 1 {
-			t.Fatalf("err = %v (exit %d), want exit 1", err, exitCode(err))
+		if cmdutil.ExitCode(err) != 1 {
+			t.Fatalf("err = %v (exit %d), want exit 1", err, cmdutil.ExitCode(err))
 		}
 		want := "threshold p95<1us breached; 3 regressions against " + base + " (tolerance 10%): p50 latency +"
 		if !strings.HasPrefix(err.Error(), want) {
@@ -318,8 +301,8 @@ func Test_runRun(t *testing.T) {
 		ln.Close()
 		ios, _, stdout, _ := iostreams.Test()
 		err = runRun(context.Background(), baseRunOptions(ios, url))
-		if exitCode(err) != cmdutil.ExitUnreachable || !strings.Contains(err.Error(), "all 40 requests failed to connect (connection_refused: 40)") {
-			t.Errorf("err = %v (exit %d), want exit 3", err, exitCode(err))
+		if cmdutil.ExitCode(err) != cmdutil.ExitUnreachable || !strings.Contains(err.Error(), "all 40 requests failed to connect (connection_refused: 40)") {
+			t.Errorf("err = %v (exit %d), want exit 3", err, cmdutil.ExitCode(err))
 		}
 		if !strings.Contains(stdout.String(), "connection_refused: 40\n") {
 			t.Errorf("stdout:\n%s", stdout)
@@ -361,8 +344,8 @@ func Test_runRun(t *testing.T) {
 		opts.Requests, opts.Duration = 0, time.Hour
 		opts.OutputJSON, opts.OutputMD = filepath.Join(dir, "r.json"), filepath.Join(dir, "r.md")
 		err := runRun(ctx, opts)
-		if exitCode(err) != cmdutil.ExitInterrupted {
-			t.Fatalf("err = %v (exit %d), want 130", err, exitCode(err))
+		if cmdutil.ExitCode(err) != cmdutil.ExitInterrupted {
+			t.Fatalf("err = %v (exit %d), want 130", err, cmdutil.ExitCode(err))
 		}
 		rep := readJSONReport(t, opts.OutputJSON)
 		// The 30th request cancels; the 3 others in flight may still
@@ -391,12 +374,12 @@ func Test_runRun(t *testing.T) {
 		opts := baseRunOptions(ios, srv.URL)
 		for _, b := range []string{base, filepath.Join(dir, "missing.json")} {
 			opts.Baseline = b
-			if err := runRun(context.Background(), opts); exitCode(err) != cmdutil.ExitUsage {
-				t.Errorf("baseline %s: err = %v (exit %d), want 2", b, err, exitCode(err))
+			if err := runRun(context.Background(), opts); cmdutil.ExitCode(err) != cmdutil.ExitUsage {
+				t.Errorf("baseline %s: err = %v (exit %d), want 2", b, err, cmdutil.ExitCode(err))
 			}
 		}
 		opts.Baseline, opts.OutputJSON = "", filepath.Join(dir, "no", "such", "dir", "r.json")
-		if err := runRun(context.Background(), opts); exitCode(err) != cmdutil.ExitUsage {
+		if err := runRun(context.Background(), opts); cmdutil.ExitCode(err) != cmdutil.ExitUsage {
 			t.Errorf("report in a missing directory: err = %v, want exit 2", err)
 		}
 		if hits.Load() != 0 {
@@ -493,8 +476,8 @@ func Test_runRunScenario(t *testing.T) {
 		opts.Scenario = scenario
 		opts.Getenv = func(k string) string { return map[string]string{"TARS_LOADTEST_PASSWORD": "wrong-password"}[k] }
 		err := runRun(context.Background(), opts)
-		if exitCode(err) != cmdutil.ExitPermission || strings.Contains(err.Error(), "wrong-password") {
-			t.Errorf("err = %v (exit %d), want exit 4 without the password", err, exitCode(err))
+		if cmdutil.ExitCode(err) != cmdutil.ExitPermission || strings.Contains(err.Error(), "wrong-password") {
+			t.Errorf("err = %v (exit %d), want exit 4 without the password", err, cmdutil.ExitCode(err))
 		}
 		if hints := cmdutil.Hints(err); len(hints) == 0 || !strings.Contains(hints[0], "dashboard.yaml") {
 			t.Errorf("hints %q", hints)
@@ -519,8 +502,8 @@ func Test_runRunScenario(t *testing.T) {
 			opts := baseRunOptions(ios, "http://127.0.0.1:1")
 			opts.Scenario = path
 			err := runRun(context.Background(), opts)
-			if exitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), `read scenario "`+path+`": bad scenario: `) {
-				t.Errorf("%s: err = %v (exit %d), want a usage error naming the file", name, err, exitCode(err))
+			if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), `read scenario "`+path+`": bad scenario: `) {
+				t.Errorf("%s: err = %v (exit %d), want a usage error naming the file", name, err, cmdutil.ExitCode(err))
 			}
 		}
 	})

@@ -3,13 +3,14 @@ package release
 import (
 	"context"
 	"errors"
-	"github.com/tars-ops/tarsctl/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tars-ops/tarsctl/internal/testenv"
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
@@ -20,20 +21,6 @@ const (
 	keys     = "../../../testdata/keys"
 	fixtures = "../../../testdata/sbom"
 )
-
-func exitCode(err error) int {
-	var e *cmdutil.ExitError
-	var fe *cmdutil.FlagError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &e):
-		return e.Code
-	case errors.As(err, &fe):
-		return 2
-	}
-	return 1
-}
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
@@ -60,7 +47,7 @@ func TestNewCmdPrepare(t *testing.T) {
 			cmd.SetErr(ios.ErrOut)
 			err := cmd.Execute()
 			if tt.wantErr != "" {
-				if exitCode(err) != 2 || !strings.Contains(err.Error(), tt.wantErr) {
+				if cmdutil.ExitCode(err) != 2 || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want usage error %q", err, tt.wantErr)
 				}
 				return
@@ -135,7 +122,7 @@ func TestPrepareRun(t *testing.T) {
 			// A second run into the same directory needs --force.
 			ios, _, _, _ = iostreams.Test()
 			err = prepareRun(t.Context(), &PrepareOptions{IO: ios, Getenv: env(nil), Artifacts: arts, OutputDir: dir})
-			if exitCode(err) != 2 || !strings.Contains(err.Error(), "already holds a release") {
+			if cmdutil.ExitCode(err) != 2 || !strings.Contains(err.Error(), "already holds a release") {
 				t.Fatalf("second run: %v", err)
 			}
 		})
@@ -183,8 +170,8 @@ func TestPrepareErrors(t *testing.T) {
 			o := tc.opts
 			o.IO, o.Getenv, o.OutputDir = ios, env(nil), filepath.Join(t.TempDir(), "rel")
 			err := prepareRun(t.Context(), &o)
-			if exitCode(err) != tc.code || !strings.Contains(err.Error(), tc.msg) {
-				t.Fatalf("err = %v (exit %d), want exit %d with %q", err, exitCode(err), tc.code, tc.msg)
+			if cmdutil.ExitCode(err) != tc.code || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("err = %v (exit %d), want exit %d with %q", err, cmdutil.ExitCode(err), tc.code, tc.msg)
 			}
 		})
 	}

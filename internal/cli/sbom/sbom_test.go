@@ -2,13 +2,13 @@ package sbom
 
 import (
 	"context"
-	"errors"
-	"github.com/tars-ops/tarsctl/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tars-ops/tarsctl/internal/testenv"
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
@@ -30,20 +30,6 @@ func testFactory(ios *iostreams.IOStreams) *cmdutil.Factory {
 }
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-
-func exitCode(err error) int {
-	var e *cmdutil.ExitError
-	var fe *cmdutil.FlagError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &e):
-		return e.Code
-	case errors.As(err, &fe):
-		return 2
-	}
-	return 1
-}
 
 func TestNewCmdGenerate(t *testing.T) {
 	t.Parallel()
@@ -72,7 +58,7 @@ func TestNewCmdGenerate(t *testing.T) {
 			cmd.SetErr(ios.ErrOut)
 			err := cmd.Execute()
 			if tt.wantErr != "" {
-				if exitCode(err) != 2 || !strings.Contains(err.Error(), tt.wantErr) {
+				if cmdutil.ExitCode(err) != 2 || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want usage error %q", err, tt.wantErr)
 				}
 				return
@@ -141,18 +127,18 @@ func TestGenerateRun(t *testing.T) {
 	_ = os.WriteFile(files[0], data, 0o644)
 	ios, _, _, _ = iostreams.Test()
 	err := verifyRun(t.Context(), &VerifyOptions{IO: ios, Files: files[:1], PublicKey: filepath.Join(keys, "rsa_public.pem")})
-	if exitCode(err) != 1 || !strings.Contains(err.Error(), "content was altered after it was signed") {
-		t.Fatalf("tampered: err = %v (exit %d)", err, exitCode(err))
+	if cmdutil.ExitCode(err) != 1 || !strings.Contains(err.Error(), "content was altered after it was signed") {
+		t.Fatalf("tampered: err = %v (exit %d)", err, cmdutil.ExitCode(err))
 	}
 	ios, _, _, _ = iostreams.Test()
 	err = verifyRun(t.Context(), &VerifyOptions{IO: ios, Files: files[1:], PublicKey: filepath.Join(keys, "rsa_other_public.pem")})
-	if exitCode(err) != 1 || !strings.Contains(err.Error(), "made with a different key") {
+	if cmdutil.ExitCode(err) != 1 || !strings.Contains(err.Error(), "made with a different key") {
 		t.Fatalf("other key: err = %v", err)
 	}
 	ios, _, _, _ = iostreams.Test()
 	err = verifyRun(t.Context(), &VerifyOptions{IO: ios, Files: []string{filepath.Join(dir, "nope.json")}, PublicKey: filepath.Join(keys, "rsa_public.pem")})
-	if exitCode(err) != 2 {
-		t.Fatalf("missing file: err = %v (exit %d)", err, exitCode(err))
+	if cmdutil.ExitCode(err) != 2 {
+		t.Fatalf("missing file: err = %v (exit %d)", err, cmdutil.ExitCode(err))
 	}
 }
 
@@ -178,8 +164,8 @@ func TestGenerateRunErrors(t *testing.T) {
 				o.Getenv = env(nil)
 			}
 			err := generateRun(t.Context(), &o)
-			if exitCode(err) != tc.code || !strings.Contains(err.Error(), tc.msg) {
-				t.Fatalf("err = %v (exit %d), want exit %d with %q", err, exitCode(err), tc.code, tc.msg)
+			if cmdutil.ExitCode(err) != tc.code || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("err = %v (exit %d), want exit %d with %q", err, cmdutil.ExitCode(err), tc.code, tc.msg)
 			}
 		})
 	}
@@ -201,7 +187,7 @@ func TestValidateRun(t *testing.T) {
 	_ = os.WriteFile(bad, []byte(strings.Replace(string(data), `"type": "library"`, `"type": "gadget"`, 2)), 0o644)
 	ios, _, stdout, stderr = iostreams.Test()
 	err := validateRun(t.Context(), &ValidateOptions{IO: ios, Files: []string{bad}, Output: "json"})
-	if exitCode(err) != 1 || !strings.Contains(stdout.String(), `"valid": false`) || strings.Count(stdout.String(), `"path": "/components/`) != 2 {
+	if cmdutil.ExitCode(err) != 1 || !strings.Contains(stdout.String(), `"valid": false`) || strings.Count(stdout.String(), `"path": "/components/`) != 2 {
 		t.Fatalf("err = %v\nstdout = %s", err, stdout.String())
 	}
 	if stderr.Len() != 0 {
@@ -209,7 +195,7 @@ func TestValidateRun(t *testing.T) {
 	}
 	ios, _, _, _ = iostreams.Test()
 	err = validateRun(t.Context(), &ValidateOptions{IO: ios, Files: []string{"../../../go.mod"}})
-	if exitCode(err) != 2 || !strings.Contains(err.Error(), "unknown format") {
+	if cmdutil.ExitCode(err) != 2 || !strings.Contains(err.Error(), "unknown format") {
 		t.Fatalf("not an SBOM: err = %v", err)
 	}
 }
@@ -241,7 +227,7 @@ func TestDiffRun(t *testing.T) {
 			t.Parallel()
 			ios, _, stdout, stderr := iostreams.Test()
 			err := diffRun(t.Context(), &DiffOptions{IO: ios, Old: oldDoc, New: newDoc, Output: tc.output, ExitCode: true})
-			if exitCode(err) != 1 {
+			if cmdutil.ExitCode(err) != 1 {
 				t.Fatalf("err = %v, want exit 1 with --exit-code", err)
 			}
 			golden.Assert(t, stdout.Bytes())
@@ -281,7 +267,7 @@ func TestMergeRun(t *testing.T) {
 	}
 	ios, _, _, _ = iostreams.Test()
 	err = mergeRun(t.Context(), &MergeOptions{IO: ios, Getenv: env(nil), Inputs: []string{"../../../go.mod", out}, OutputFile: filepath.Join(dir, "x.json"), Format: "cyclonedx"})
-	if exitCode(err) != 2 {
+	if cmdutil.ExitCode(err) != 2 {
 		t.Fatalf("merging go.mod: err = %v", err)
 	}
 }

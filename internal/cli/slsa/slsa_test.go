@@ -29,20 +29,6 @@ func testFactory(ios *iostreams.IOStreams) *cmdutil.Factory {
 	}
 }
 
-func exitCode(err error) int {
-	var e *cmdutil.ExitError
-	var fe *cmdutil.FlagError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &e):
-		return e.Code
-	case errors.As(err, &fe):
-		return 2
-	}
-	return 1
-}
-
 func TestNewCmdVerify(t *testing.T) {
 	t.Parallel()
 	digest := "sha256:" + strings.Repeat("a", 64)
@@ -115,7 +101,7 @@ func TestNewCmdGenerate(t *testing.T) {
 				}
 				return
 			}
-			if !strings.Contains(errString(err), tt.wantErr) || exitCode(err) != 2 {
+			if !strings.Contains(errString(err), tt.wantErr) || cmdutil.ExitCode(err) != 2 {
 				t.Fatalf("err = %v, want usage error %q", err, tt.wantErr)
 			}
 		})
@@ -191,7 +177,7 @@ func TestVerifyRun(t *testing.T) {
 				o.PublicKey = filepath.Join(keys, "rsa_public.pem")
 			}
 			err := verifyRun(t.Context(), &o)
-			if code := exitCode(err); code != tt.wantCode || !strings.Contains(errString(err), tt.wantErr) {
+			if code := cmdutil.ExitCode(err); code != tt.wantCode || !strings.Contains(errString(err), tt.wantErr) {
 				t.Fatalf("err = %v (exit %d), want exit %d containing %q", err, code, tt.wantCode, tt.wantErr)
 			}
 			if stderr.String() != tt.wantStderr || stdout.Len() != 0 {

@@ -22,20 +22,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
-func exitCode(err error) int {
-	var ee *cmdutil.ExitError
-	var fe *cmdutil.FlagError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ee):
-		return ee.Code
-	case errors.As(err, &fe):
-		return 2
-	}
-	return 1
-}
-
 func TestNewCmdFlags(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -83,8 +69,8 @@ func TestNewCmdFlags(t *testing.T) {
 			cmd.SetErr(ios.ErrOut)
 			err := cmd.Execute()
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || exitCode(err) != 2 {
-					t.Fatalf("err = %v (exit %d), want a usage error with %q", err, exitCode(err), tt.wantErr)
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || cmdutil.ExitCode(err) != 2 {
+					t.Fatalf("err = %v (exit %d), want a usage error with %q", err, cmdutil.ExitCode(err), tt.wantErr)
 				}
 				return
 			}
@@ -121,13 +107,13 @@ func TestMissingPlatform(t *testing.T) {
 	}
 	exe, _ := os.Executable()
 	_, _, err := resolveBinaries(&BundleOptions{IO: ios, Platforms: []string{self, other}, Executable: func() (string, error) { return exe, nil }})
-	if exitCode(err) != 2 || !strings.Contains(err.Error(), "no tarsctl binary for "+other) {
-		t.Fatalf("err = %v (exit %d)", err, exitCode(err))
+	if cmdutil.ExitCode(err) != 2 || !strings.Contains(err.Error(), "no tarsctl binary for "+other) {
+		t.Fatalf("err = %v (exit %d)", err, cmdutil.ExitCode(err))
 	}
 	// A binary for the wrong architecture is refused.
 	_, _, err = resolveBinaries(&BundleOptions{IO: ios, Platforms: []string{other}, Binaries: []string{other + "=" + exe}})
-	if exitCode(err) != 2 || !strings.Contains(err.Error(), "not "+other) {
-		t.Fatalf("wrong arch: err = %v (exit %d)", err, exitCode(err))
+	if cmdutil.ExitCode(err) != 2 || !strings.Contains(err.Error(), "not "+other) {
+		t.Fatalf("wrong arch: err = %v (exit %d)", err, cmdutil.ExitCode(err))
 	}
 }
 

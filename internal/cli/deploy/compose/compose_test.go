@@ -21,20 +21,6 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
 
-func exitCode(err error) int {
-	var ee *cmdutil.ExitError
-	var fe *cmdutil.FlagError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &ee):
-		return ee.Code
-	case errors.As(err, &fe):
-		return 2
-	}
-	return 1
-}
-
 func TestNewCmdFlags(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -72,8 +58,8 @@ func TestNewCmdFlags(t *testing.T) {
 			cmd.SetErr(ios.ErrOut)
 			err := cmd.Execute()
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || exitCode(err) != 2 {
-					t.Fatalf("err = %v (exit %d), want a usage error with %q", err, exitCode(err), tt.wantErr)
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || cmdutil.ExitCode(err) != 2 {
+					t.Fatalf("err = %v (exit %d), want a usage error with %q", err, cmdutil.ExitCode(err), tt.wantErr)
 				}
 				return
 			}
@@ -145,8 +131,8 @@ func TestRenderRun(t *testing.T) {
 
 	// A second render refuses to overwrite, --force replaces.
 	err = renderRun(context.Background(), opts)
-	if exitCode(err) != 2 || !strings.Contains(err.Error(), "already exists") {
-		t.Fatalf("overwrite: %v (exit %d)", err, exitCode(err))
+	if cmdutil.ExitCode(err) != 2 || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("overwrite: %v (exit %d)", err, cmdutil.ExitCode(err))
 	}
 	opts.Force = true
 	if err := renderRun(context.Background(), opts); err != nil {
