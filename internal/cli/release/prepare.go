@@ -5,10 +5,8 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,6 +20,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/atomicfile"
 	sbomcmd "github.com/tars-ops/tarsctl/internal/cli/sbom"
 	slsacmd "github.com/tars-ops/tarsctl/internal/cli/slsa"
+	"github.com/tars-ops/tarsctl/internal/cli/supplychain"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
@@ -163,7 +162,7 @@ func prepareRun(ctx context.Context, opts *PrepareOptions) error {
 	for _, a := range opts.Artifacts {
 		fi, err := os.Stat(a)
 		if err != nil {
-			return classify(fmt.Errorf("artifact: %w", err))
+			return supplychain.Classify(fmt.Errorf("artifact: %w", err))
 		}
 		if !fi.Mode().IsRegular() {
 			return cmdutil.WithExitCode(cmdutil.ExitUsage, fmt.Errorf("artifact %s is not a regular file", a))
@@ -176,7 +175,7 @@ func prepareRun(ctx context.Context, opts *PrepareOptions) error {
 	if opts.Sign {
 		k, err := slsacmd.LoadSigningKey(opts.IO, opts.SigningKey, opts.Config)
 		if err != nil {
-			return classify(err)
+			return supplychain.Classify(err)
 		}
 		key = k
 	}
@@ -197,7 +196,7 @@ func prepareRun(ctx context.Context, opts *PrepareOptions) error {
 		rel := filepath.Base(a)
 		h, err := placeArtifact(a, filepath.Join(dir, rel))
 		if err != nil {
-			return classify(err)
+			return supplychain.Classify(err)
 		}
 		entries = append(entries, entry{Rel: rel, SHA256: h, Kind: "artifact"})
 		subjects = append(subjects, verify.Subject{Name: rel, SHA256: h})
@@ -214,7 +213,7 @@ func prepareRun(ctx context.Context, opts *PrepareOptions) error {
 		}
 		inv, err := sbom.Catalog(ctx, sbom.Options{Path: opts.Source, Name: opts.Name, Version: version, ModCache: sbom.ModCacheDir(opts.Getenv)})
 		if err != nil {
-			return classify(err)
+			return supplychain.Classify(err)
 		}
 		warnings = inv.Warnings
 		for _, w := range warnings {
@@ -225,7 +224,7 @@ func prepareRun(ctx context.Context, opts *PrepareOptions) error {
 		name, version = inv.Root.Name, inv.Root.Version
 		files, err := sbomcmd.WriteSBOMs(inv, filepath.Join(dir, "sbom"), sbom.Formats, sbom.WriteOptions{Timestamp: ts, Tool: sbomcmd.Tool()}, key)
 		if err != nil {
-			return classify(err)
+			return supplychain.Classify(err)
 		}
 		for _, f := range files {
 			e, err := hashEntry(dir, f.Path, "sbom-"+f.Format)
@@ -490,21 +489,4 @@ func verifyRelease(dir string, entries []entry, sumsSig string, pub crypto.Publi
 		}
 	}
 	return nil
-}
-
-// classify gives an error its exit code, as the sbom and slsa commands do.
-func classify(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, verify.ErrVerificationFailed):
-		return cmdutil.Failed(err)
-	case errors.Is(err, fs.ErrPermission):
-		return err
-	case errors.Is(err, fs.ErrNotExist), errors.Is(err, sbom.ErrUnknownFormat), errors.Is(err, sbom.ErrNothingFound),
-		errors.Is(err, verify.ErrMalformedKey), errors.Is(err, verify.ErrUnsupportedKey),
-		errors.Is(err, signing.ErrMalformedKey), errors.Is(err, signing.ErrEncryptedKey):
-		return cmdutil.WithExitCode(cmdutil.ExitUsage, err)
-	}
-	return err
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/tars-ops/tarsctl/internal/cli/supplychain"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/sbom"
@@ -69,11 +70,11 @@ var errDiffers = errors.New("the SBOMs differ")
 func diffRun(_ context.Context, opts *DiffOptions) error {
 	oldInv, _, err := readInventory(opts.Old)
 	if err != nil {
-		return classify(err)
+		return supplychain.Classify(err)
 	}
 	newInv, _, err := readInventory(opts.New)
 	if err != nil {
-		return classify(err)
+		return supplychain.Classify(err)
 	}
 	d := sbom.Diff(oldInv, newInv)
 	if opts.Output == cmdutil.OutputJSON {

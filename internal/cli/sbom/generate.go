@@ -15,6 +15,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/atomicfile"
 	"github.com/tars-ops/tarsctl/internal/build"
 	slsacmd "github.com/tars-ops/tarsctl/internal/cli/slsa"
+	"github.com/tars-ops/tarsctl/internal/cli/supplychain"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
@@ -156,7 +157,7 @@ func generateRun(ctx context.Context, opts *GenerateOptions) error {
 	var key *signing.Key
 	if opts.Sign {
 		if key, err = slsacmd.LoadSigningKey(opts.IO, opts.SigningKey, opts.Config); err != nil {
-			return classify(err)
+			return supplychain.Classify(err)
 		}
 	}
 	inv, err := sbom.Catalog(ctx, sbom.Options{
@@ -164,7 +165,7 @@ func generateRun(ctx context.Context, opts *GenerateOptions) error {
 		ModCache: sbom.ModCacheDir(opts.Getenv), ExcludeDev: opts.ExcludeDev,
 	})
 	if err != nil {
-		return classify(err)
+		return supplychain.Classify(err)
 	}
 	status := ui.NewStatus(opts.IO, opts.Quiet)
 	if opts.Output != cmdutil.OutputJSON {
@@ -176,7 +177,7 @@ func generateRun(ctx context.Context, opts *GenerateOptions) error {
 		Timestamp: ts, Tool: Tool(), SpecVersion: opts.SpecVersion,
 	}, key)
 	if err != nil {
-		return classify(err)
+		return supplychain.Classify(err)
 	}
 	if opts.Output == cmdutil.OutputJSON {
 		return ui.WriteJSON(opts.IO.Out, generateJSON{

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tars-ops/tarsctl/internal/atomicfile"
+	"github.com/tars-ops/tarsctl/internal/cli/supplychain"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/sbom"
@@ -96,7 +97,7 @@ func mergeRun(_ context.Context, opts *MergeOptions) error {
 	for _, in := range opts.Inputs {
 		inv, _, err := readInventory(in)
 		if err != nil {
-			return classify(err)
+			return supplychain.Classify(err)
 		}
 		invs = append(invs, inv)
 	}
@@ -115,7 +116,7 @@ func mergeRun(_ context.Context, opts *MergeOptions) error {
 		return sbom.Write(w, opts.Format, merged, sbom.WriteOptions{Timestamp: ts, Tool: Tool(), SpecVersion: opts.SpecVersion})
 	})
 	if err != nil {
-		return classify(err)
+		return supplychain.Classify(err)
 	}
 	ui.NewStatus(opts.IO, opts.Quiet).Success("Merged %d SBOMs into %s (%s, %d components)", len(invs), opts.OutputFile, opts.Format, len(merged.Components))
 	return nil

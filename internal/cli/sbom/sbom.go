@@ -3,8 +3,6 @@
 package sbom
 
 import (
-	"errors"
-	"io/fs"
 	"strconv"
 	"time"
 
@@ -12,9 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
-	"github.com/tars-ops/tarsctl/internal/sbom"
-	"github.com/tars-ops/tarsctl/internal/signing"
-	"github.com/tars-ops/tarsctl/pkg/verify"
 )
 
 // NewCmdSBOM returns the `tarsctl sbom` command group.
@@ -38,25 +33,6 @@ func NewCmdSBOM(f *cmdutil.Factory) *cobra.Command {
 	cmd.AddCommand(NewCmdValidate(f, nil))
 	cmd.AddCommand(NewCmdVerify(f, nil))
 	return cmd
-}
-
-// classify gives an error its exit code: 1 when something did not verify, 2
-// for input that could not be read or parsed; a permission error keeps its
-// own code (4).
-func classify(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, verify.ErrVerificationFailed):
-		return cmdutil.Failed(err)
-	case errors.Is(err, fs.ErrPermission):
-		return err
-	case errors.Is(err, fs.ErrNotExist), errors.Is(err, sbom.ErrUnknownFormat), errors.Is(err, sbom.ErrNothingFound),
-		errors.Is(err, verify.ErrMalformedKey), errors.Is(err, verify.ErrUnsupportedKey),
-		errors.Is(err, signing.ErrMalformedKey), errors.Is(err, signing.ErrEncryptedKey):
-		return cmdutil.WithExitCode(cmdutil.ExitUsage, err)
-	}
-	return err
 }
 
 // timestamp is SOURCE_DATE_EPOCH when set, else now, in UTC to the second.

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	slsacmd "github.com/tars-ops/tarsctl/internal/cli/slsa"
+	"github.com/tars-ops/tarsctl/internal/cli/supplychain"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/ui"
@@ -88,7 +89,7 @@ type verifyJSON struct {
 func verifyRun(_ context.Context, opts *VerifyOptions) error {
 	pub, err := verify.LoadPublicKeys(opts.PublicKey)
 	if err != nil {
-		return classify(err)
+		return supplychain.Classify(err)
 	}
 	keyID, _ := verify.KeyID(pub)
 	if ks, ok := pub.(verify.KeySet); ok {
@@ -124,7 +125,7 @@ func verifyRun(_ context.Context, opts *VerifyOptions) error {
 		}
 	}
 	if firstErr != nil {
-		return classify(fmt.Errorf("verify signature: %w", firstErr))
+		return supplychain.Classify(fmt.Errorf("verify signature: %w", firstErr))
 	}
 	return nil
 }

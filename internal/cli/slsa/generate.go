@@ -11,6 +11,7 @@ import (
 
 	"github.com/tars-ops/tarsctl/internal/atomicfile"
 	"github.com/tars-ops/tarsctl/internal/build"
+	"github.com/tars-ops/tarsctl/internal/cli/supplychain"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
@@ -110,7 +111,7 @@ func generateRun(ctx context.Context, opts *GenerateOptions) error {
 	if opts.Sign {
 		k, err := LoadSigningKey(opts.IO, opts.SigningKey, opts.Config)
 		if err != nil {
-			return classify(err)
+			return supplychain.Classify(err)
 		}
 		key = k
 	}
@@ -124,7 +125,7 @@ func generateRun(ctx context.Context, opts *GenerateOptions) error {
 	popts.Artifacts = opts.Artifacts
 	st, err := provenance.Generate(ctx, popts)
 	if err != nil {
-		return classify(err)
+		return supplychain.Classify(err)
 	}
 	var out []byte
 	if key != nil {

@@ -3,15 +3,10 @@
 package slsa
 
 import (
-	"errors"
-	"io/fs"
-
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
-	"github.com/tars-ops/tarsctl/internal/signing"
-	"github.com/tars-ops/tarsctl/pkg/verify"
 )
 
 // NewCmdSLSA returns the `tarsctl slsa` command group.
@@ -30,24 +25,4 @@ func NewCmdSLSA(f *cmdutil.Factory) *cobra.Command {
 	cmd.AddCommand(NewCmdGenerate(f, nil))
 	cmd.AddCommand(NewCmdVerify(f, nil))
 	return cmd
-}
-
-// classify gives an error its exit code: 1 when something did not verify, 2
-// for input that could not be read or parsed (a missing file, a bad key or
-// envelope); a permission error keeps its own code (4).
-func classify(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, verify.ErrVerificationFailed):
-		return cmdutil.Failed(err)
-	case errors.Is(err, fs.ErrPermission):
-		return err
-	case errors.Is(err, fs.ErrNotExist),
-		errors.Is(err, verify.ErrMalformedKey), errors.Is(err, verify.ErrUnsupportedKey),
-		errors.Is(err, verify.ErrMalformedEnvelope), errors.Is(err, verify.ErrMalformedDigest),
-		errors.Is(err, signing.ErrMalformedKey), errors.Is(err, signing.ErrEncryptedKey):
-		return cmdutil.WithExitCode(cmdutil.ExitUsage, err)
-	}
-	return err
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/tars-ops/tarsctl/internal/cli/supplychain"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/ui"
@@ -110,11 +111,11 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 	_ = ctx
 	pub, err := verify.LoadPublicKeys(opts.PublicKey)
 	if err != nil {
-		return classify(err)
+		return supplychain.Classify(err)
 	}
 	data, err := readProvenance(opts.Provenance)
 	if err != nil {
-		return classify(err)
+		return supplychain.Classify(err)
 	}
 	var vopts []verify.ProvenanceOption
 	for _, a := range opts.Artifacts {
@@ -146,7 +147,7 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 		if opts.Output != cmdutil.OutputJSON && signatureVerified(verr) {
 			status.Success("Signature valid")
 		}
-		return withHints(classify(fmt.Errorf("%s: %w", opts.Provenance, verr)))
+		return withHints(supplychain.Classify(fmt.Errorf("%s: %w", opts.Provenance, verr)))
 	}
 	if opts.Output != cmdutil.OutputJSON {
 		status.Success("Signature valid")
