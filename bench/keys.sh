@@ -16,7 +16,8 @@
 #   limits. Re-encryption decrypts and encrypts every byte (two AES-GCM
 #   passes), and writes it; tarsctl keeps up to 4 x GOMAXPROCS files (at
 #   most 16) in flight, GOMAXPROCS of them encrypting while the others wait
-#   for their fsync, and re-seals each chunk for chunk in one 1 MiB buffer.
+#   for their fsync; each file is read through a read-only mapping (no copy
+#   out of the page cache) and written in 1 MiB batches.
 #
 #   bench/keys.sh                      # 1 GiB
 #   SIZE_MIB=256 bench/keys.sh         # a quick one

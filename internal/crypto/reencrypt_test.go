@@ -3,6 +3,7 @@ package crypto
 import (
 	"bytes"
 	"errors"
+	"io"
 	"testing"
 )
 
@@ -35,6 +36,16 @@ func TestReencryptRoundTrip(t *testing.T) {
 		back, err := open(out.Bytes(), mustKeyring(t, newKey))
 		if err != nil || !bytes.Equal(back, pt) {
 			t.Fatalf("%d bytes: the re-encrypted file does not open to the original: %v", n, err)
+		}
+		// From memory: the same file, byte for byte, given the same salt
+		// and nonce prefix.
+		var fromMem bytes.Buffer
+		got, err = reencryptBytes(&fromMem, ct, ring, newKey, bytes.NewReader(out.Bytes()[18:HeaderSize]), &buf)
+		if err != nil || got != int64(n) {
+			t.Fatalf("%d bytes from memory: %d, %v", n, got, err)
+		}
+		if !bytes.Equal(fromMem.Bytes(), out.Bytes()) {
+			t.Fatalf("%d bytes: ReencryptBytes and Reencrypt wrote different files", n)
 		}
 	}
 	// The default chunk size, through Reencrypt.
@@ -83,6 +94,9 @@ func TestReencryptDetectsDamage(t *testing.T) {
 		if !errors.Is(err, tt.want) {
 			t.Errorf("%s: err = %v, want %v", tt.name, err, tt.want)
 		}
+		if _, merr := ReencryptBytes(nil, io.Discard, tt.data, mustKeyring(t, key), testKey(9)); !errors.Is(merr, tt.want) || (err != nil && merr.Error() != err.Error()) {
+			t.Errorf("%s: from memory err = %v, want %v", tt.name, merr, err)
+		}
 		// And the reader agrees.
 		if _, rerr := open(tt.data, mustKeyring(t, key)); !errors.Is(rerr, tt.want) {
 			t.Errorf("%s: reader err = %v, want %v", tt.name, rerr, tt.want)
@@ -113,3 +127,20 @@ func BenchmarkReencrypt(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func BenchmarkReencryptBytes(b *testing.B) {
+	oldKey, newKey := testKey(1), testKey(2)
+	pt := plaintext(4<<20, 1)
+	var ct bytes.Buffer
+	w, _ := NewWriter(&ct, oldKey)
+	w.Write(pt)
+	w.Close()
+	ring := mustKeyring(b, oldKey)
+	var buf ReencryptBuffer
+	b.SetBytes(int64(len(pt)))
+	for b.Loop() {
+		if _, err := ReencryptBytes(&buf, discard{}, ct.Bytes(), ring, newKey); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -33,10 +33,12 @@ func LockReplace(path string) (unlock func(), err error) {
 	// Unlock before closing: a child forked meanwhile shares the open file
 	// until it execs, and would hold the lock that long.
 	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		funlock(f)
 		_ = f.Close()
 	}, nil
 }
+
+func funlock(f *os.File) { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN) }
 
 func flock(f *os.File) error {
 	for {

@@ -515,6 +515,9 @@ func rekey(path string, ring *crypto.Keyring, newKey []byte, buf *crypto.Reencry
 	if err := flock(src); err != nil {
 		return 0, fmt.Errorf("re-encrypt %s: lock: %w", path, err)
 	}
+	// Unlock before the deferred close: a child forked meanwhile shares
+	// the open file until it execs, and would hold the lock that long.
+	defer funlock(src)
 	fi, err := src.Stat()
 	if err != nil {
 		return 0, fmt.Errorf("re-encrypt %w", err)
@@ -544,7 +547,7 @@ func rekey(path string, ring *crypto.Keyring, newKey []byte, buf *crypto.Reencry
 	}
 	// Batches of whole chunks: one read and one write per MiB, no copies.
 	cpu <- struct{}{} // the encryption is CPU-bound: at most GOMAXPROCS at once
-	n, err = crypto.ReencryptWith(buf, tmp, src, ring, newKey)
+	n, err = reencryptFile(buf, tmp, src, fi.Size(), ring, newKey)
 	<-cpu
 	if err != nil {
 		return n, fmt.Errorf("re-encrypt %s: %w", path, err)
