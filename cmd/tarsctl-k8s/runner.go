@@ -94,3 +94,11 @@ func (r runner) UpdateSecret(ctx context.Context, u k8sapi.SecretUpdate) (*k8sap
 	}
 	return c.UpdateSecret(ctx, u)
 }
+
+func (r runner) ReadSecret(ctx context.Context, t k8sapi.Target, secret, key string) ([]byte, error) {
+	c, err := kube.Connect(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return c.ReadSecret(ctx, secret, key)
+}

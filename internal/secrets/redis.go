@@ -35,12 +35,68 @@ var (
 const (
 	StepRedisCheck        = "check"               // the old password authenticates, the admin may run ACL
 	StepRedisAddNew       = "add_new"             // ACL SETUSER user >NEW: both passwords work
-	StepRedisWriteFile    = "write_file"          // the password file holds NEW
+	StepRedisWrite        = "write"               // the store holds NEW
 	StepRedisDaemons      = "daemons"             // running daemons use NEW for new connections
 	StepRedisVerifyNew    = "verify_new"          // AUTH user NEW + PING on a fresh connection
 	StepRedisRemoveOld    = "remove_old"          // ACL SETUSER user <OLD
 	StepRedisVerifyOldBad = "verify_old_rejected" // AUTH user OLD fails with WRONGPASS
 )
+
+// PasswordStore is where the daemons read the Redis password: a file on
+// this host ([FileStore]) or a Kubernetes Secret.
+type PasswordStore interface {
+	// String names the store in steps and errors ("file /run/tars/redis_password").
+	String() string
+	// Read returns the password the daemons use now.
+	Read(ctx context.Context) (string, error)
+	// Write stores pw and makes the daemons use it (a restart, or nothing
+	// when they re-read the store); it says what became of them. old is
+	// the password Read returned, for a store that must check nobody
+	// changed it meanwhile.
+	Write(ctx context.Context, old, pw string) (daemons string, err error)
+	// Restore puts old back after Write was called with pw, whether Write
+	// failed or a later step did. It must be a no-op when old is in place.
+	Restore(ctx context.Context, old, pw string) error
+}
+
+// FileStore is a password file the daemons re-read for every new
+// connection (redis.password: file:PATH).
+type FileStore struct {
+	Path string
+	// Daemons, when set, runs after the file is written and reports on
+	// the running daemons; an error rolls the rotation back.
+	Daemons func(ctx context.Context) (string, error)
+}
+
+func (f FileStore) String() string { return "file " + f.Path }
+
+func (f FileStore) Read(context.Context) (string, error) {
+	b, err := readSecret(f.Path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("%w: password file %s does not exist", ErrRedisPasswordNotInFile, f.Path)
+	case err != nil:
+		return "", fmt.Errorf("read redis password file: %w", err)
+	}
+	return string(b), nil
+}
+
+func (f FileStore) Write(ctx context.Context, _, pw string) (string, error) {
+	if err := auth.ReplaceSecretFile(f.Path, []byte(pw+"\n")); err != nil {
+		return "", fmt.Errorf("write %s: %w", f.Path, err)
+	}
+	if f.Daemons == nil {
+		return "daemons re-read the file for every new connection", nil
+	}
+	return f.Daemons(ctx)
+}
+
+func (f FileStore) Restore(_ context.Context, old, _ string) error {
+	if err := auth.ReplaceSecretFile(f.Path, []byte(old+"\n")); err != nil {
+		return fmt.Errorf("restore %s: %w", f.Path, err)
+	}
+	return nil
+}
 
 // RedisRotateOptions are the inputs of [RotateRedisPassword].
 type RedisRotateOptions struct {
@@ -48,20 +104,15 @@ type RedisRotateOptions struct {
 	DB   int
 	// User is the ACL user whose password rotates ("default" when empty).
 	User string
-	// File is the password file the daemons read (redis.password file:PATH).
-	File string
+	// Store holds the password the daemons use.
+	Store PasswordStore
 	// AdminUser and AdminPassword run the ACL commands; empty AdminUser
-	// means User itself, with the password from File.
+	// means User itself, with the password from Store.
 	AdminUser, AdminPassword string
 	// NewPassword is used instead of a random one (tests).
 	NewPassword string
 	// DryRun runs the checks only.
 	DryRun bool
-	// Daemons, when set, runs after the file is written: whatever makes
-	// running daemons use the new password (they re-read the file for
-	// every new connection, so it may only report on them). An error
-	// rolls the rotation back.
-	Daemons func(ctx context.Context) (string, error)
 	// Step is told about each step as it completes.
 	Step func(RedisStep)
 }
@@ -75,7 +126,7 @@ type RedisStep struct {
 // RedisRotation is what [RotateRedisPassword] did.
 type RedisRotation struct {
 	User       string      `json:"user"`
-	File       string      `json:"file"`
+	Store      string      `json:"store"`
 	Addr       string      `json:"addr"`
 	DryRun     bool        `json:"dry_run"`
 	Steps      []RedisStep `json:"steps"`
@@ -118,19 +169,19 @@ func RedisTarget(cfg *config.Config) (addr, user, file string, err error) {
 // the daemons move from one to the other) cannot authenticate:
 //
 //  1. ACL SETUSER user >NEW — adds NEW; OLD keeps working
-//  2. write NEW to the password file (atomically, 0600)
-//  3. the daemons, which re-read the file for every new connection
-//  4. verify AUTH user NEW + PING on a fresh connection
-//  5. ACL SETUSER user <OLD — connections already open stay authenticated
-//  6. verify AUTH user OLD now fails with WRONGPASS
+//  2. write NEW to the store, and the daemons move to it
+//  3. verify AUTH user NEW + PING on a fresh connection
+//  4. ACL SETUSER user <OLD — connections already open stay authenticated
+//  5. verify AUTH user OLD now fails with WRONGPASS
 //
-// A failure before step 5 rolls back: <NEW is removed and the file gets
-// OLD back. The password never appears in errors or steps.
+// A failure before step 4 rolls back: the store gets OLD back and NEW is
+// removed, even when ctx was cancelled. The password never appears in
+// errors or steps.
 func RotateRedisPassword(ctx context.Context, o RedisRotateOptions) (RedisRotation, error) {
 	if o.User == "" {
 		o.User = "default"
 	}
-	res := RedisRotation{User: o.User, File: o.File, Addr: o.Addr, DryRun: o.DryRun, Steps: []RedisStep{}}
+	res := RedisRotation{User: o.User, Store: o.Store.String(), Addr: o.Addr, DryRun: o.DryRun, Steps: []RedisStep{}}
 	done := func(name, format string, args ...any) {
 		s := RedisStep{Name: name, Detail: fmt.Sprintf(format, args...)}
 		res.Steps = append(res.Steps, s)
@@ -138,21 +189,17 @@ func RotateRedisPassword(ctx context.Context, o RedisRotateOptions) (RedisRotati
 			o.Step(s)
 		}
 	}
-	oldPW, err := readSecret(o.File)
+	old, err := o.Store.Read(ctx)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return res, fmt.Errorf("%w: password file %s does not exist", ErrRedisPasswordNotInFile, o.File)
-		}
-		return res, fmt.Errorf("read redis password file: %w", err)
+		return res, err
 	}
-	if len(oldPW) == 0 {
-		return res, fmt.Errorf("redis password file %s is empty", o.File)
+	if old == "" {
+		return res, fmt.Errorf("the Redis password in %s is empty", o.Store)
 	}
-	old := string(oldPW)
 
 	// Step 0: the old password is the user's, and the admin may run ACL.
 	if err := authPing(ctx, o.Addr, o.DB, o.User, old); err != nil {
-		return res, fmt.Errorf("the password in %s does not authenticate as %s: %w", o.File, o.User, err)
+		return res, fmt.Errorf("the password in %s does not authenticate as %s: %w", o.Store, o.User, err)
 	}
 	admin := newAdmin(o, old)
 	defer admin.Close()
@@ -163,7 +210,7 @@ func RotateRedisPassword(ctx context.Context, o RedisRotateOptions) (RedisRotati
 	if flags["nopass"] {
 		return res, fmt.Errorf("%w: ACL user %s has nopass: it accepts any password, so there is nothing to rotate", ErrRedisUnsupported, o.User)
 	}
-	done(StepRedisCheck, "the password in %s authenticates as %s; %s may run ACL SETUSER", o.File, o.User, admin.user)
+	done(StepRedisCheck, "the password in %s authenticates as %s; %s may run ACL SETUSER", o.Store, o.User, admin.user)
 	if o.DryRun {
 		return res, nil
 	}
@@ -174,21 +221,23 @@ func RotateRedisPassword(ctx context.Context, o RedisRotateOptions) (RedisRotati
 	}
 	var added, wrote bool
 	rollback := func(cause error) (RedisRotation, error) {
-		var errs []error
+		// Undo even after a cancel or a timeout: a daemon restarted with
+		// NEW must not be left with a password about to be removed, and
+		// NEW must not stay valid.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+		defer cancel()
 		if wrote {
-			if err := auth.ReplaceSecretFile(o.File, []byte(old+"\n")); err != nil {
-				errs = append(errs, fmt.Errorf("restore %s: %w", o.File, err))
+			if err := o.Store.Restore(ctx, old, newPW); err != nil {
+				// Daemons may hold NEW: keep it valid rather than lock them out.
+				return res, fmt.Errorf("%w; rolling back also failed, and the new password is kept valid beside the old one: %w", cause, err)
 			}
 		}
 		if added {
 			// Both passwords work at this point, so the admin connection
 			// authenticates whichever it holds.
 			if err := admin.do(ctx, "ACL", "SETUSER", o.User, "<"+newPW); err != nil {
-				errs = append(errs, fmt.Errorf("remove the new password from %s: %w", o.User, err))
+				return res, fmt.Errorf("%w; rolling back also failed: remove the new password from %s: %w", cause, o.User, err)
 			}
-		}
-		if len(errs) > 0 {
-			return res, fmt.Errorf("%w; rolling back also failed: %w", cause, errors.Join(errs...))
 		}
 		res.RolledBack = true
 		return res, fmt.Errorf("%w (rolled back: the old password is in force, the new one removed)", cause)
@@ -201,21 +250,13 @@ func RotateRedisPassword(ctx context.Context, o RedisRotateOptions) (RedisRotati
 	admin.sameUserPassword(o.User, newPW)
 	done(StepRedisAddNew, "ACL SETUSER %s >NEW: the old and the new password both work", o.User)
 
-	if err := auth.ReplaceSecretFile(o.File, []byte(newPW+"\n")); err != nil {
-		return rollback(fmt.Errorf("write %s: %w", o.File, err))
-	}
 	wrote = true
-	done(StepRedisWriteFile, "wrote the new password to %s (0600)", o.File)
-
-	detail := "daemons re-read the file for every new connection"
-	if o.Daemons != nil {
-		d, err := o.Daemons(ctx)
-		if err != nil {
-			return rollback(err)
-		}
-		detail = d
+	daemons, err := o.Store.Write(ctx, old, newPW)
+	if err != nil {
+		return rollback(err)
 	}
-	done(StepRedisDaemons, "%s", detail)
+	done(StepRedisWrite, "wrote the new password to %s", o.Store)
+	done(StepRedisDaemons, "%s", daemons)
 
 	if err := authPing(ctx, o.Addr, o.DB, o.User, newPW); err != nil {
 		return rollback(fmt.Errorf("verify the new password: %w", err))
@@ -238,6 +279,11 @@ func RotateRedisPassword(ctx context.Context, o RedisRotateOptions) (RedisRotati
 	done(StepRedisVerifyOldBad, "AUTH %s with the old password: WRONGPASS", o.User)
 	return res, nil
 }
+
+// rollbackTimeout bounds the undo of a failed rotation, which runs even
+// when the rotation's own context is done (a Kubernetes restore restarts
+// pods and waits for them).
+const rollbackTimeout = 10 * time.Minute
 
 // authPing opens a fresh connection as user with password and PINGs.
 // Refused credentials are [ErrRedisPermission]; no connection is

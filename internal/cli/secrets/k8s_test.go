@@ -44,3 +44,30 @@ func TestRotateJWTTargetFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestRotateRedisTargetFlags(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ args, wantErr string }{
+		{"--redis-addr 127.0.0.1:6379 --yes", "--redis-addr is for --target k8s"},
+		{"--redis-user tars --yes", "--redis-user is for --target k8s"},
+		{"-n prod --yes", "--namespace is for --target k8s"},
+		{"--target k8s --yes", "needs --redis-addr"},
+		{"--target k8s --redis-addr redis --yes", `--redis-addr "redis": want HOST:PORT`},
+		{"--target k8s --redis-addr 127.0.0.1:6379 --timeout 0 --yes", "--timeout must be positive"},
+		{"--target k8s --redis-addr 127.0.0.1:6379", "needs --yes when not on a terminal"},
+		{"--target k8s --redis-addr 127.0.0.1:6379 --admin-user admin --yes", "--admin-user and --admin-password-file go together"},
+	} {
+		ios, _, _, _ := iostreams.Test()
+		f := &cmdutil.Factory{IOStreams: ios, Globals: &cmdutil.GlobalFlags{Output: "text"}, Getenv: func(string) string { return "" }}
+		cmd := NewCmdRotateRedis(f, nil)
+		cmd.SetArgs(strings.Fields(tt.args))
+		cmd.SetOut(&bytes.Buffer{})
+		cmd.SetErr(&bytes.Buffer{})
+		cmd.SilenceErrors, cmd.SilenceUsage = true, true
+		err := cmd.Execute()
+		var fe *cmdutil.FlagError
+		if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("%q: err = %v, want usage error %q", tt.args, err, tt.wantErr)
+		}
+	}
+}

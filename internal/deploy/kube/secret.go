@@ -97,6 +97,23 @@ func (c *Conn) UpdateSecret(ctx context.Context, u k8sapi.SecretUpdate) (*k8sapi
 	return res, nil
 }
 
+// ReadSecret returns one key of a Secret. A missing Secret or key is
+// [k8sapi.ErrNotFound].
+func (c *Conn) ReadSecret(ctx context.Context, name, key string) ([]byte, error) {
+	sec, err := c.Client.CoreV1().Secrets(c.Namespace).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case isNotFound(err):
+		return nil, fmt.Errorf("%w: Secret %s/%s does not exist", k8sapi.ErrNotFound, c.Namespace, name)
+	case err != nil:
+		return nil, classifyRedacted(err, fmt.Sprintf("get Secret %s/%s", c.Namespace, name))
+	}
+	v, ok := sec.Data[key]
+	if !ok {
+		return nil, fmt.Errorf("%w: Secret %s/%s has no key %s", k8sapi.ErrNotFound, c.Namespace, name, key)
+	}
+	return v, nil
+}
+
 // classifyRedacted classifies err but reports only its redacted form.
 func classifyRedacted(err error, what string) error {
 	c := Classify(err)

@@ -143,6 +143,10 @@ func (c *Conn) WaitRollout(ctx context.Context, name string, timeout time.Durati
 	})
 	if err != nil {
 		if wait.Interrupted(err) || ctx.Err() == nil && strings.Contains(err.Error(), "context deadline exceeded") {
+			if lastMsg == "" {
+				// Timed out before the first look at the Deployment.
+				return &last, fmt.Errorf("%w: deployment %s/%s not rolled out after %s", k8sapi.ErrTimeout, c.Namespace, name, timeout)
+			}
 			return &last, fmt.Errorf("%w: deployment %s/%s not rolled out after %s (%s)", k8sapi.ErrTimeout, c.Namespace, name, timeout, lastMsg)
 		}
 		return &last, err

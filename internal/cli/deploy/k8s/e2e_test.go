@@ -12,11 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/tars-ops/tarsctl/internal/deploy/k8sapi"
+	"github.com/tars-ops/tarsctl/internal/secrets"
 	"github.com/tars-ops/tarsctl/internal/testenv"
 )
 
@@ -172,6 +175,8 @@ func TestKubernetesEndToEnd(t *testing.T) {
 		t.Error("--rollback did not put the previous secret back")
 	}
 
+	redisRotation(t, bin, cs, ns, conn)
+
 	// uninstall: the release and its objects go; the Secret stays.
 	must(t, run(t, bin, k8s("uninstall", "--yes", "--wait")...))
 	if r := run(t, bin, k8s("status")...); r.code != 1 {
@@ -182,6 +187,91 @@ func TestKubernetesEndToEnd(t *testing.T) {
 	}
 	if _, err := cs.CoreV1().Secrets(ns).Get(ctx, "tars-jwt-secret", metav1.GetOptions{}); err != nil {
 		t.Errorf("tars-jwt-secret after uninstall: %v", err)
+	}
+}
+
+// redisRotation: secrets rotate redis-password --target k8s against a real
+// ACL Redis. The Secret and the ACL move together; the pods that mount the
+// Secret restart; a rollout that does not finish rolls everything back.
+func redisRotation(t *testing.T, bin string, cs kubernetes.Interface, ns string, conn []string) {
+	ctx := t.Context()
+	const old = "redis-password-before-the-rotation"
+	srv := testenv.RedisWith(t, testenv.RedisOptions{Users: []string{"tars on >" + old + " ~* &* +@all", "default off"}})
+	rotate := func(extra ...string) result {
+		args := append([]string{"secrets", "rotate", "redis-password", "--target", "k8s", "--redis-addr", srv.Addr, "--redis-user", "tars", "--yes"}, extra...)
+		return run(t, bin, append(args, conn...)...)
+	}
+	password := func(key string) string {
+		sec, err := cs.CoreV1().Secrets(ns).Get(ctx, "tars-redis", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(sec.Data[key])
+	}
+	auth := func(pw string) error {
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr, Username: "tars", Password: pw, MaxRetries: -1, PoolSize: 1})
+		defer c.Close()
+		return c.Ping(ctx).Err()
+	}
+	wrongpass := func(pw string) bool {
+		err := auth(pw)
+		return err != nil && strings.HasPrefix(err.Error(), "WRONGPASS")
+	}
+
+	// Bad input and a missing Secret change nothing.
+	if r := run(t, bin, append([]string{"secrets", "rotate", "redis-password", "--target", "k8s", "--yes"}, conn...)...); r.code != 2 || !strings.Contains(r.stderr, "--redis-addr") {
+		t.Errorf("without --redis-addr: exit %d, %s", r.code, r.stderr)
+	}
+	if r := rotate(); r.code != 1 || !strings.Contains(r.stderr, "tars-redis does not exist") {
+		t.Errorf("without the Secret: exit %d, %s", r.code, r.stderr)
+	}
+	if _, err := cs.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "tars-redis"},
+		StringData: map[string]string{"password": old}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	unreachable := []string{"secrets", "rotate", "redis-password", "--target", "k8s", "--redis-addr", "127.0.0.1:" + strconv.Itoa(testenv.FreePort(t)), "--yes"}
+	if r := run(t, bin, append(unreachable, conn...)...); r.code != 3 {
+		t.Errorf("unreachable Redis: exit %d, want 3", r.code)
+	}
+	if r := rotate("--dry-run"); r.code != 0 || password("password") != old || password("password.previous") != "" {
+		t.Errorf("--dry-run: exit %d, or the Secret changed", r.code)
+	}
+
+	// The rotation: new password in the Secret and the ACL, the old one dead.
+	before := podSet(t, cs, ns, "dashboard-api")
+	r := must(t, rotate("-o", "json"))
+	var res secrets.RedisRotation
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || !res.OldRejected || res.RolledBack || len(res.Steps) != 7 {
+		t.Fatalf("rotate -o json = %q (%v)", r.stdout, err)
+	}
+	assertReplaced(t, before, podSet(t, cs, ns, "dashboard-api"))
+	first := password("password")
+	switch {
+	case first == old || len(first) < 20 || password("password.previous") != old:
+		t.Fatalf("after the rotation the Secret holds the old password, a short one, or not the old one as password.previous")
+	case strings.Contains(r.stdout+r.stderr, first) || strings.Contains(r.stdout+r.stderr, old):
+		t.Error("a password was printed")
+	}
+	if err := auth(first); err != nil {
+		t.Errorf("the new password: %v", err)
+	}
+	if !wrongpass(old) {
+		t.Error("the old password still authenticates")
+	}
+
+	// A rollout that cannot finish in time: the Secret and the ACL go back.
+	r = rotate("--timeout", "1ms")
+	if r.code != 6 || !strings.Contains(r.stderr, "rolled back") {
+		t.Errorf("--timeout 1ms: exit %d, want 6 and a rollback\n%s", r.code, r.stderr)
+	}
+	if password("password") != first {
+		t.Error("after the rollback the Secret does not hold the password from before")
+	}
+	if err := auth(first); err != nil {
+		t.Errorf("after the rollback the password from before: %v", err)
+	}
+	if attempted := password("password.previous"); attempted == first || !wrongpass(attempted) {
+		t.Error("after the rollback the password it tried still authenticates")
 	}
 }
 

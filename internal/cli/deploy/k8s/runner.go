@@ -31,6 +31,9 @@ type Runner interface {
 	Restart(ctx context.Context, t k8sapi.Target, service string, timeout time.Duration, progress func(k8sapi.RolloutProgress)) (*k8sapi.Workload, error)
 	Workloads(ctx context.Context, t k8sapi.Target, release string) (*k8sapi.ClusterStatus, error)
 	UpdateSecret(ctx context.Context, u k8sapi.SecretUpdate) (*k8sapi.SecretUpdateResult, error)
+	// ReadSecret returns one key of a Secret (secrets rotate redis-password
+	// needs the password in force to authenticate before it adds a new one).
+	ReadSecret(ctx context.Context, t k8sapi.Target, secret, key string) ([]byte, error)
 }
 
 var inProcess Runner
