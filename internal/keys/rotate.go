@@ -368,6 +368,12 @@ func scan(dir, oldID, newID string, resuming bool) (*Plan, error) {
 			return nil
 		case isWriterTemp(name):
 			return nil // a live writer's file in the making: not ours
+		case d.Type()&fs.ModeSymlink != 0:
+			// Skipping it would leave what it points at on the old key,
+			// which --retire-old then destroys; following it would
+			// rewrite a file outside the data directory.
+			foreign = append(foreign, ForeignFile{Path: path, Reason: "a symbolic link: move the file it points to into the data directory, or remove the link"})
+			return nil
 		case path == filepath.Join(dir, JournalName), !d.Type().IsRegular():
 			return nil
 		}

@@ -196,6 +196,25 @@ func TestRotateRefusesAndModifiesNothing(t *testing.T) {
 		}
 		sameSnapshot(t, before, snapshot(t, dir))
 	})
+	t.Run("symlink", func(t *testing.T) {
+		t.Parallel()
+		dir, outside := t.TempDir(), t.TempDir()
+		oldKey := NewAESKey()
+		makeData(t, dir, 3, oldKey)
+		makeData(t, outside, 1, oldKey)
+		entries, _ := os.ReadDir(outside)
+		if err := os.Symlink(filepath.Join(outside, entries[0].Name()), filepath.Join(dir, "link.enc")); err != nil {
+			t.Fatal(err)
+		}
+		before, beforeOutside := snapshot(t, dir), snapshot(t, outside)
+		_, err := Rotate(ctx, RotateOptions{DataDir: dir, OldKey: oldKey, NewKey: NewAESKey()})
+		var fe *ForeignFilesError
+		if !errors.As(err, &fe) || len(fe.Files) != 1 || !strings.Contains(err.Error(), "symbolic link") {
+			t.Fatalf("err = %v", err)
+		}
+		sameSnapshot(t, before, snapshot(t, dir))
+		sameSnapshot(t, beforeOutside, snapshot(t, outside))
+	})
 	t.Run("damaged header", func(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()

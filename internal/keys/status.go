@@ -1,15 +1,19 @@
 package keys
 
 import (
+	"crypto/ecdsa"
 	"crypto/rsa"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/tars-ops/tarsctl/internal/crypto"
 	"github.com/tars-ops/tarsctl/internal/signing"
+	"github.com/tars-ops/tarsctl/pkg/verify"
 )
 
 // DefaultMaxAge is the runbook's key expiry policy: rotate every 90 days.
@@ -55,6 +59,7 @@ func Inspect(name, path string, now time.Time, maxAge, warn time.Duration) KeySt
 	s.Mode = fmt.Sprintf("%04o", fi.Mode().Perm())
 	s.Created = fi.ModTime().UTC()
 	age := now.Sub(fi.ModTime())
+	public := false // a public key may be readable by others
 	s.AgeDays = int(age / (24 * time.Hour))
 	if key, _, err := crypto.LoadKeyFile(path); err == nil {
 		s.ID, s.Algorithm, s.Bits = crypto.KeyID(key), "aes-256-gcm", 256
@@ -63,14 +68,25 @@ func Inspect(name, path string, now time.Time, maxAge, warn time.Duration) KeySt
 		if pub, ok := k.Public().(*rsa.PublicKey); ok {
 			s.Bits = pub.N.BitLen()
 		}
-	} else if fi.Size() > 0 {
-		s.Algorithm, s.Bits = "hmac-secret", int(fi.Size()*8)
+	} else if pub, err := verify.LoadPublicKey(path); err == nil {
+		public = true
+		s.ID, _ = verify.KeyID(pub)
+		switch k := pub.(type) {
+		case *rsa.PublicKey:
+			s.Algorithm, s.Bits = "rsa-public", k.N.BitLen()
+		case *ecdsa.PublicKey:
+			s.Algorithm, s.Bits = "ecdsa-public", k.Curve.Params().BitSize
+		}
+	} else if bits := secretBits(path); bits > 0 {
+		s.Algorithm, s.Bits = "hmac-secret", bits
 	} else {
 		s.State, s.Problem = StateInvalid, "empty file"
 		return s
 	}
 	switch {
-	case fi.Mode().Perm()&0o077 != 0:
+	case age < -time.Hour:
+		s.State, s.Problem = StateInvalid, "modified in the future: check the clock, or the file's mtime (touch it)"
+	case !public && fi.Mode().Perm()&0o077 != 0:
 		s.State, s.Problem = StateInvalid, fmt.Sprintf("mode %04o: other users can access it; chmod 600", fi.Mode().Perm())
 	case age > maxAge:
 		s.State, s.Problem = StateExpired, fmt.Sprintf("older than %d days: rotate it", s.MaxDays)
@@ -80,4 +96,21 @@ func Inspect(name, path string, now time.Time, maxAge, warn time.Duration) KeySt
 		s.State = StateOK
 	}
 	return s
+}
+
+// secretBits is the size of a shared secret file: the bits it decodes to
+// when it is padded base64 (openssl rand -base64, as secrets generate
+// writes the JWT secret), else the bits of its text, without the newline.
+func secretBits(path string) int {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0
+	}
+	t := strings.TrimRight(string(b), "\r\n")
+	defer clear(b)
+	if d, err := base64.StdEncoding.DecodeString(t); err == nil && strings.HasSuffix(t, "=") {
+		defer clear(d)
+		return len(d) * 8
+	}
+	return len(t) * 8
 }
