@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/tars-ops/tarsctl/internal/atomicfile"
@@ -228,7 +229,7 @@ func Rotate(ctx context.Context, opts RotateOptions) (*Result, error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("data directory %s: not a directory", opts.DataDir)
+		return nil, fmt.Errorf("data directory %s: %w", opts.DataDir, syscall.ENOTDIR)
 	}
 	j, err := ReadJournal(opts.DataDir)
 	if err != nil {

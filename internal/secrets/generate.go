@@ -190,6 +190,15 @@ func Write(s *Set, opts WriteOptions) ([]File, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create secrets directory: %w", err)
 	}
+	// MkdirAll leaves an existing directory as it was: secrets go only
+	// into one that others cannot list or enter.
+	if fi, err := os.Stat(opts.Dir); err != nil {
+		return nil, fmt.Errorf("secrets directory: %w", err)
+	} else if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(opts.Dir, 0o700); err != nil {
+			return nil, fmt.Errorf("secrets directory %s is mode %04o and could not be made 0700: %w", opts.Dir, fi.Mode().Perm(), err)
+		}
+	}
 	if !opts.Overwrite {
 		for _, e := range list {
 			p := filepath.Join(opts.Dir, e.name)

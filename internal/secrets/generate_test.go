@@ -108,3 +108,23 @@ func TestEnvAndK8s(t *testing.T) {
 		t.Errorf("manifests:\n%s", k8s)
 	}
 }
+
+// An existing directory others can enter is made 0700 before anything is
+// written into it.
+func TestWriteTightensExistingDir(t *testing.T) {
+	t.Parallel()
+	set, err := Generate(Options{RSABits: 2048})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "secrets")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Write(set, WriteOptions{Dir: dir, Format: FormatEnv}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
+		t.Errorf("dir mode %v, want 0700", fi.Mode().Perm())
+	}
+}

@@ -7,6 +7,7 @@ package keys
 import (
 	"errors"
 	"io/fs"
+	"syscall"
 
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
@@ -75,7 +76,7 @@ func classify(err error) error {
 		return cmdutil.WithExitCode(cmdutil.ExitUsage, err)
 	case errors.Is(err, fs.ErrPermission):
 		return cmdutil.PermissionDenied(err)
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR), errors.Is(err, syscall.EISDIR):
 		return cmdutil.WithExitCode(cmdutil.ExitUsage, err)
 	}
 	return err

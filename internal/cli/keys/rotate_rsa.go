@@ -49,8 +49,10 @@ func NewCmdRotateRSA(f *cmdutil.Factory, runF func(context.Context, *RotateRSAOp
 			The current key is --key (default signing.key_file); its public key
 			beside it (rsa_private.pem → rsa_public.pem) is written if missing.
 			The new pair goes to --out (default rsa_new_private.pem and
-			rsa_new_public.pem beside the current key, the runbook's names),
-			4096 bits unless --bits. In the new key's directory it writes:
+			rsa_new_public.pem beside the current key, the runbook's names;
+			rsa_private.pem when the current key is rsa_new_private.pem, so the
+			names alternate from one rotation to the next), 4096 bits unless
+			--bits. In the new key's directory it writes:
 
 			  signing-transition.json  when the transition started, when it may
 			                           end, and both key files with their ids
@@ -87,7 +89,7 @@ func NewCmdRotateRSA(f *cmdutil.Factory, runF func(context.Context, *RotateRSAOp
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Key, "key", "", "the current RSA private key (default signing.key_file)")
-	fl.StringVar(&opts.Out, "out", "", "the new private key (default rsa_new_private.pem beside --key)")
+	fl.StringVar(&opts.Out, "out", "", "the new private key (default rsa_new_private.pem beside --key; rsa_private.pem when --key is rsa_new_private.pem)")
 	fl.IntVar(&opts.Bits, "bits", keys.DefaultRSABits, "size of the new RSA key")
 	return cmd
 }
@@ -104,7 +106,13 @@ func rotateRSARun(_ context.Context, opts *RotateRSAOptions) error {
 		}
 	}
 	if opts.Out == "" {
-		opts.Out = filepath.Join(filepath.Dir(opts.Key), "rsa_new_private.pem")
+		// Alternate between the two names, so the rotation after a
+		// retire-old (which leaves rsa_new_private.pem signing) works too.
+		name := "rsa_new_private.pem"
+		if filepath.Base(opts.Key) == name {
+			name = "rsa_private.pem"
+		}
+		opts.Out = filepath.Join(filepath.Dir(opts.Key), name)
 	}
 	st := ui.NewStatus(opts.IO, opts.Quiet)
 	st.Info("Generating a %d-bit RSA key pair", opts.Bits)

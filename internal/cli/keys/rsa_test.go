@@ -168,6 +168,12 @@ func TestRotateRSAAndRetireOld(t *testing.T) {
 	if _, _, err := exec("retire-old", "--dir", keyDir, "--yes"); !errors.Is(err, keys.ErrNoTransition) {
 		t.Errorf("second retire-old: %v", err)
 	}
+
+	// The next rotation needs no --out: the names alternate.
+	clock = clock.Add(90 * 24 * time.Hour)
+	if out, errOut, err := exec("rotate", "rsa", "--key", newPriv, "--bits", "2048"); err != nil || !strings.Contains(out, "SIGNING_KEY_NEW="+oldPriv) {
+		t.Errorf("the rotation after retire-old: %v\n%s%s", err, out, errOut)
+	}
 }
 
 // --force retires at once (a leaked old key).
