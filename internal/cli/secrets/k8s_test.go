@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 )
@@ -22,13 +24,7 @@ func TestRotateJWTTargetFlags(t *testing.T) {
 		{"--target k8s", "needs --yes when not on a terminal"},
 		{"--target cloud --yes", "--target"},
 	} {
-		ios, _, _, _ := iostreams.Test()
-		f := &cmdutil.Factory{IOStreams: ios, Globals: &cmdutil.GlobalFlags{Output: "text"}, Getenv: func(string) string { return "" }}
-		cmd := NewCmdRotateJWT(f, nil)
-		cmd.SetArgs(strings.Fields(tt.args))
-		cmd.SetOut(&bytes.Buffer{})
-		cmd.SetErr(&bytes.Buffer{})
-		cmd.SilenceErrors, cmd.SilenceUsage = true, true
+		cmd := NewCmdRotateJWT(flagsFactory(), nil)
 		if tt.args == "--target cloud --yes" {
 			// Enum values are checked by the root's pre-run; here the
 			// flag only has to be registered as an enum.
@@ -37,11 +33,7 @@ func TestRotateJWTTargetFlags(t *testing.T) {
 			}
 			continue
 		}
-		err := cmd.Execute()
-		var fe *cmdutil.FlagError
-		if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.wantErr) {
-			t.Errorf("%q: err = %v, want usage error %q", tt.args, err, tt.wantErr)
-		}
+		wantUsageError(t, cmd, tt.args, tt.wantErr)
 	}
 }
 
@@ -57,17 +49,27 @@ func TestRotateRedisTargetFlags(t *testing.T) {
 		{"--target k8s --redis-addr 127.0.0.1:6379", "needs --yes when not on a terminal"},
 		{"--target k8s --redis-addr 127.0.0.1:6379 --admin-user admin --yes", "--admin-user and --admin-password-file go together"},
 	} {
-		ios, _, _, _ := iostreams.Test()
-		f := &cmdutil.Factory{IOStreams: ios, Globals: &cmdutil.GlobalFlags{Output: "text"}, Getenv: func(string) string { return "" }}
-		cmd := NewCmdRotateRedis(f, nil)
-		cmd.SetArgs(strings.Fields(tt.args))
-		cmd.SetOut(&bytes.Buffer{})
-		cmd.SetErr(&bytes.Buffer{})
-		cmd.SilenceErrors, cmd.SilenceUsage = true, true
-		err := cmd.Execute()
-		var fe *cmdutil.FlagError
-		if !errors.As(err, &fe) || !strings.Contains(err.Error(), tt.wantErr) {
-			t.Errorf("%q: err = %v, want usage error %q", tt.args, err, tt.wantErr)
-		}
+		cmd := NewCmdRotateRedis(flagsFactory(), nil)
+		wantUsageError(t, cmd, tt.args, tt.wantErr)
+	}
+}
+
+// flagsFactory is a factory without a terminal, for flag checks.
+func flagsFactory() *cmdutil.Factory {
+	ios, _, _, _ := iostreams.Test()
+	return &cmdutil.Factory{IOStreams: ios, Globals: &cmdutil.GlobalFlags{Output: "text"}, Getenv: func(string) string { return "" }}
+}
+
+// wantUsageError runs cmd with args and wants a usage error holding want.
+func wantUsageError(t *testing.T, cmd *cobra.Command, args, want string) {
+	t.Helper()
+	cmd.SetArgs(strings.Fields(args))
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetErr(&bytes.Buffer{})
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	err := cmd.Execute()
+	var fe *cmdutil.FlagError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), want) {
+		t.Errorf("%q: err = %v, want usage error %q", args, err, want)
 	}
 }

@@ -27,7 +27,6 @@ var (
 
 type (
 	running    = daemontest.Daemon
-	response   = daemontest.Response
 	syncBuffer = daemontest.LogBuffer
 )
 
