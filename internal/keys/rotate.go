@@ -56,6 +56,11 @@ var (
 	// ErrRotationInProgress means the journal records an unfinished
 	// rotation between other keys.
 	ErrRotationInProgress = errors.New("another key rotation is in progress in this data directory")
+	// ErrKeysSwapped means no file is on the old key, some are on the new
+	// one, and no rotation between the two is recorded: most likely
+	// --old-key and --new-key were given the wrong way round, and going on
+	// would let --retire-old destroy the key the data is sealed with.
+	ErrKeysSwapped = errors.New("no file is sealed with the old key")
 	// ErrForeignFiles is matched by [*ForeignFilesError].
 	ErrForeignFiles = errors.New("files sealed with neither key")
 	// ErrVerify is matched by [*VerifyError].
@@ -240,6 +245,7 @@ func Rotate(ctx context.Context, opts RotateOptions) (*Result, error) {
 			ErrRotationInProgress, j.OldKeyID, j.NewKeyID, j.Phase, filepath.Join(opts.DataDir, JournalName))
 	}
 	resuming := j != nil && j.Phase != PhaseDone
+	recorded := j != nil && j.OldKeyID == oldID && j.NewKeyID == newID
 	if !resuming {
 		now := opts.Now().UTC()
 		j = &Journal{Version: JournalVersion, OldKeyID: oldID, NewKeyID: newID, StartedAt: now}
@@ -249,6 +255,10 @@ func Rotate(ctx context.Context, opts RotateOptions) (*Result, error) {
 	plan, err := scan(opts.DataDir, oldID, newID, resuming)
 	if err != nil {
 		return nil, err
+	}
+	if plan.ToMigrate == 0 && plan.Migrated > 0 && !recorded {
+		return nil, fmt.Errorf("%w %s, %d file(s) already are with the new key %s, and the journal records no rotation between them: are --old-key and --new-key the wrong way round?",
+			ErrKeysSwapped, oldID, plan.Migrated, newID)
 	}
 	plan.Resuming = resuming
 	if resuming {

@@ -196,6 +196,17 @@ func TestRotateRefusesAndModifiesNothing(t *testing.T) {
 		}
 		sameSnapshot(t, before, snapshot(t, dir))
 	})
+	t.Run("keys swapped", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		oldKey, newKey := NewAESKey(), NewAESKey()
+		makeData(t, dir, 5, newKey)
+		before := snapshot(t, dir)
+		if _, err := Rotate(ctx, RotateOptions{DataDir: dir, OldKey: oldKey, NewKey: newKey}); !errors.Is(err, ErrKeysSwapped) {
+			t.Fatalf("err = %v", err)
+		}
+		sameSnapshot(t, before, snapshot(t, dir))
+	})
 	t.Run("symlink", func(t *testing.T) {
 		t.Parallel()
 		dir, outside := t.TempDir(), t.TempDir()

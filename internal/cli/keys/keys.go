@@ -66,6 +66,8 @@ func classify(err error) error {
 			hint = "nothing was modified; check --old-key: run tarsctl keys id FILE on a data file to see which key sealed it"
 		}
 		return cmdutil.WithExitCode(cmdutil.ExitUsage, cmdutil.WithHint(err, hint))
+	case errors.Is(err, keys.ErrKeysSwapped):
+		return cmdutil.WithExitCode(cmdutil.ExitUsage, cmdutil.WithHint(err, "nothing was modified; tarsctl keys id FILE on a data file tells which key sealed it"))
 	case errors.Is(err, keys.ErrSameKey):
 		return cmdutil.FlagErrorWrap(err)
 	case errors.Is(err, keys.ErrExists):
