@@ -87,9 +87,13 @@ func chart(w io.Writer, version, appVersion string) error {
 }
 
 func bundleOpts(t *testing.T, k *signing.Key) BundleOptions {
+	bins := binaries(t)
+	amd64 := Platform{OS: "linux", Arch: "amd64"}
 	return BundleOptions{
-		Version:    "v1.0.2",
-		Binaries:   binaries(t),
+		Version:  "v1.0.2",
+		Binaries: bins,
+		// Any linux/amd64 executable passes for the companion here.
+		Companions: map[Platform]string{amd64: bins[amd64]},
 		Repository: "company/tars",
 		Chart:      chart,
 		Files:      map[string][]byte{"docker-compose.airgap.yaml": []byte("name: tars\n")},
@@ -162,7 +166,7 @@ func TestBundleLayoutAndVerify(t *testing.T) {
 	t.Parallel()
 	path, m := shared(t)
 	want := []string{
-		"bin/tarsctl-linux-amd64", "bin/tarsctl-linux-arm64", "charts/tars-1.0.2.tgz", "docker-compose.airgap.yaml",
+		"bin/tarsctl-k8s-linux-amd64", "bin/tarsctl-linux-amd64", "bin/tarsctl-linux-arm64", "charts/tars-1.0.2.tgz", "docker-compose.airgap.yaml",
 		"images/tars-1.0.2.tar", "provenance/tars-1.0.2.provenance.json",
 		"sbom/tarsctl-linux-amd64.cdx.json", "sbom/tarsctl-linux-amd64.spdx.json",
 		"sbom/tarsctl-linux-arm64.cdx.json", "sbom/tarsctl-linux-arm64.spdx.json",
@@ -309,6 +313,8 @@ func TestTamperedBundles(t *testing.T) {
 			"bin/tarsctl-linux-arm64 has sha256:"},
 		{"flipped byte in a binary, image check", flip("bin/tarsctl-linux-arm64"), nil, nil, "image images/tars-1.0.2.tar",
 			"the image for linux-arm64 holds a tarsctl with sha256:"},
+		{"flipped byte in the companion", flip("bin/tarsctl-k8s-linux-amd64"), nil, nil, "checksums",
+			"bin/tarsctl-k8s-linux-amd64 has sha256:"},
 		{"an extra file", same, map[string][]byte{"bin/backdoor": []byte("#!/bin/sh\n")}, nil, "checksums",
 			"bin/backdoor is not listed in SHA256SUMS (an extra file)"},
 		{"a missing file", func(name string, data []byte) []byte {

@@ -43,6 +43,10 @@ type BundleOptions struct {
 	Version string
 	// Binaries are the tarsctl binaries by platform (linux only).
 	Binaries map[Platform]string
+	// Companions are the tarsctl-k8s binaries (tarsctl hands the
+	// Kubernetes commands over to them) by platform; optional, and only
+	// for platforms in Binaries.
+	Companions map[Platform]string
 	// Repository is the image repository, "company/tars".
 	Repository string
 	// Chart packages the Helm chart; nil leaves charts/ out.
@@ -114,6 +118,13 @@ func ChartFile(version string) string {
 // BinaryFile is the binary's path in a bundle: bin/tarsctl-linux-amd64.
 func BinaryFile(p Platform) string { return "bin/tarsctl-" + p.OS + "-" + p.Arch }
 
+// companionPrefix starts the companions' paths in a bundle.
+const companionPrefix = "bin/tarsctl-k8s-"
+
+// CompanionFile is the tarsctl-k8s binary's path in a bundle:
+// bin/tarsctl-k8s-linux-amd64.
+func CompanionFile(p Platform) string { return companionPrefix + p.OS + "-" + p.Arch }
+
 // ErrBadBinary is returned for a binary that is not an executable of its
 // platform.
 var ErrBadBinary = errors.New("not a tarsctl binary for that platform")
@@ -145,6 +156,7 @@ func CheckBinary(path string, p Platform) error {
 // tar with every file under [RootDir]:
 //
 //	bin/tarsctl-linux-ARCH            the binaries
+//	bin/tarsctl-k8s-linux-ARCH        the Kubernetes companions, when given
 //	images/tars-VERSION.tar           the tarsctl image, one per platform, as an
 //	                                  OCI image layout that docker load reads
 //	charts/tars-VERSION.tgz           the Helm chart (when opts.Chart is set)
@@ -165,6 +177,14 @@ func WriteBundle(ctx context.Context, w io.Writer, opts BundleOptions) (*Manifes
 		return nil, errors.New("bundle: no binaries")
 	}
 	for p, b := range opts.Binaries {
+		if err := CheckBinary(b, p); err != nil {
+			return nil, err
+		}
+	}
+	for p, b := range opts.Companions {
+		if _, ok := opts.Binaries[p]; !ok {
+			return nil, fmt.Errorf("tarsctl-k8s for %s: %w: the bundle has no tarsctl for %s", p, ErrBadBinary, p)
+		}
 		if err := CheckBinary(b, p); err != nil {
 			return nil, err
 		}
@@ -199,6 +219,13 @@ func WriteBundle(ctx context.Context, w io.Writer, opts BundleOptions) (*Manifes
 		}
 		binHash[p] = h
 		subjects = append(subjects, verify.Subject{Name: rel, SHA256: h})
+		if c, ok := opts.Companions[p]; ok {
+			h, err := copyFile(c, filepath.Join(root, CompanionFile(p)), 0o755)
+			if err != nil {
+				return nil, err
+			}
+			subjects = append(subjects, verify.Subject{Name: CompanionFile(p), SHA256: h})
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

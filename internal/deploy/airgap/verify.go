@@ -145,6 +145,9 @@ func Verify(ctx context.Context, bundle string, opts VerifyOptions) (*VerifyResu
 	// Binaries by platform, from their names.
 	bins := map[string]string{} // "linux-amd64" → sha256
 	for _, f := range files {
+		if strings.HasPrefix(f.Path, companionPrefix) {
+			continue // not in the image; SHA256SUMS and the provenance cover it
+		}
 		if name, ok := strings.CutPrefix(f.Path, "bin/tarsctl-"); ok {
 			bins[name] = f.SHA256
 		}

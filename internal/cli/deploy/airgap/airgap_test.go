@@ -168,6 +168,23 @@ func TestBundleVerifyEndToEnd(t *testing.T) {
 	if o, code := run("deploy", "airgap", "verify", out, "--key", repoFile(t, "testdata/keys/rsa_other_public.pem")); code != 1 || !strings.Contains(o, "SHA256SUMS.sig does not verify") {
 		t.Errorf("verify with another key: exit %d\n%s", code, o)
 	}
+	// With the companion: it is in the bundle, and the bundle verifies.
+	// (Any executable of the platform passes for it here.)
+	withK8s := filepath.Join(dir, "with-k8s.tar.gz")
+	if o, code := run("deploy", "airgap", "bundle", "v1.0.2", "--platforms", self, "--k8s-binary", self+"="+bin, "--signing-key", key, "-o", withK8s); code != 0 || !strings.Contains(o, self+": "+bin+" (--k8s-binary)") {
+		t.Fatalf("bundle --k8s-binary: exit %d\n%s", code, o)
+	}
+	if o, code := run("deploy", "airgap", "verify", withK8s, "--key", pub); code != 0 {
+		t.Fatalf("verify with the companion: exit %d\n%s", code, o)
+	}
+	companion := "bin/tarsctl-k8s-" + strings.ReplaceAll(self, "/", "-")
+	if o, code := run("deploy", "airgap", "verify", flipInBundle(t, withK8s, companion), "--key", pub); code != 1 || !strings.Contains(o, companion+" has sha256:") {
+		t.Errorf("verify with a tampered companion: exit %d\n%s", code, o)
+	}
+	if o, code := run("deploy", "airgap", "bundle", "v1.0.2", "--platforms", self, "--k8s-binary", "linux/s390x="+bin, "--unsigned", "-o", filepath.Join(dir, "x.tar.gz")); code != 2 || !strings.Contains(o, "--k8s-binary linux/s390x="+bin+": linux/s390x is not in --platforms") {
+		t.Errorf("--k8s-binary for another platform: exit %d\n%s", code, o)
+	}
+
 	tampered := flipInBundle(t, out, "bin/tarsctl-"+strings.ReplaceAll(self, "/", "-"))
 	if o, code := run("deploy", "airgap", "verify", tampered, "--key", pub); code != 1 || !strings.Contains(o, "bin/tarsctl-linux-") || !strings.Contains(o, "✗ checksums") {
 		t.Errorf("verify tampered: exit %d\n%s", code, o)

@@ -20,6 +20,7 @@ import (
 	"github.com/tars-ops/tarsctl/docs"
 	"github.com/tars-ops/tarsctl/internal/atomicfile"
 	"github.com/tars-ops/tarsctl/internal/build"
+	k8scmd "github.com/tars-ops/tarsctl/internal/cli/deploy/k8s"
 	sbomcmd "github.com/tars-ops/tarsctl/internal/cli/sbom"
 	slsacmd "github.com/tars-ops/tarsctl/internal/cli/slsa"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
@@ -49,6 +50,7 @@ type BundleOptions struct {
 	Version    string
 	File       string
 	Binaries   []string // PLATFORM=PATH
+	Companions []string // PLATFORM=PATH of tarsctl-k8s
 	Dist       string
 	Platforms  []string
 	SigningKey string
@@ -73,6 +75,8 @@ func NewCmdBundle(f *cmdutil.Factory, runF func(context.Context, *BundleOptions)
 			tars-VERSION-airgap/:
 
 			  bin/tarsctl-linux-ARCH          tarsctl for each platform
+			  bin/tarsctl-k8s-linux-ARCH      the tarsctl-k8s companion, which runs
+			                                  tarsctl deploy k8s, where one is found
 			  images/tars-X.Y.Z.tar           the tarsctl image for each platform, built
 			                                  here without Docker: an OCI image layout
 			                                  that docker load, skopeo and tarsctl
@@ -90,7 +94,9 @@ func NewCmdBundle(f *cmdutil.Factory, runF func(context.Context, *BundleOptions)
 			DIR/tarsctl_linux_amd64_v1/tarsctl and the like are found); the running
 			tarsctl stands for its own platform otherwise. Every platform of
 			--platforms (linux/amd64,linux/arm64) must have a binary, and each binary
-			is checked to be an ELF executable of its platform.
+			is checked to be an ELF executable of its platform. The tarsctl-k8s
+			companions are found the same way (--k8s-binary, --dist, the file
+			beside the running tarsctl); a platform without one gets a warning.
 
 			SHA256SUMS is signed with --signing-key or signing.key_file of the
 			configuration; --unsigned leaves the signature out. The bundle is
@@ -144,6 +150,7 @@ func NewCmdBundle(f *cmdutil.Factory, runF func(context.Context, *BundleOptions)
 	// --output names the bundle here; it shadows the global -o.
 	fl.StringVarP(&opts.File, "output", "o", "", "bundle file to write (default tars-VERSION-airgap.tar.gz)")
 	fl.StringArrayVar(&opts.Binaries, "binary", nil, "tarsctl binary for a platform, OS/ARCH=PATH (repeatable)")
+	fl.StringArrayVar(&opts.Companions, "k8s-binary", nil, "tarsctl-k8s binary for a platform, OS/ARCH=PATH (repeatable)")
 	fl.StringVar(&opts.Dist, "dist", "", "goreleaser dist directory to take the binaries from")
 	fl.StringVar(&platforms, "platforms", "linux/amd64,linux/arm64", "platforms the bundle carries, comma-separated")
 	fl.StringVar(&opts.SigningKey, "signing-key", "", "PEM private key to sign with (default: signing.key_file of the configuration)")
@@ -167,6 +174,17 @@ func bundleRun(ctx context.Context, opts *BundleOptions) error {
 	}
 	for _, p := range sortedKeys(bins) {
 		st.Info("%s: %s (%s)", p, bins[p], sources[p])
+	}
+	companions, csources, cmissing, err := findBinaries(opts, k8scmd.CompanionName, "--k8s-binary", opts.Companions)
+	if err != nil {
+		return err
+	}
+	for _, p := range sortedKeys(companions) {
+		st.Info("%s: %s (%s)", p, companions[p], csources[p])
+	}
+	if len(cmissing) > 0 {
+		st.Warning("no %s for %s: there, tarsctl deploy k8s will not run from the bundle (give --k8s-binary %s=PATH, or --dist with goreleaser's build)",
+			k8scmd.CompanionName, strings.Join(cmissing, ", "), cmissing[0])
 	}
 	var key *signing.Key
 	if !opts.Unsigned {
@@ -200,11 +218,7 @@ func bundleRun(ctx context.Context, opts *BundleOptions) error {
 	if err != nil {
 		return err
 	}
-	platforms := make(map[airgap.Platform]string, len(bins))
-	for p, b := range bins {
-		pl, _ := airgap.ParsePlatform(p)
-		platforms[pl] = b
-	}
+	platforms, companionsByPlatform := byPlatform(bins), byPlatform(companions)
 	rep := ui.NewProgress(opts.IO, false, opts.Quiet)
 	var m *airgap.Manifest
 	err = atomicfile.Write(opts.File, atomicfile.Options{Perm: 0o644}, func(w io.Writer) error {
@@ -212,6 +226,7 @@ func bundleRun(ctx context.Context, opts *BundleOptions) error {
 		m, err = airgap.WriteBundle(ctx, w, airgap.BundleOptions{
 			Version:    opts.Version,
 			Binaries:   platforms,
+			Companions: companionsByPlatform,
 			Repository: opts.Repository,
 			Chart:      opts.Chart,
 			Docs:       docsFS,
@@ -256,36 +271,54 @@ func renderAirgapCompose(image string) ([]byte, error) {
 	return compose.Render(compose.Options{Config: res.Config, Profile: "airgap", Image: image})
 }
 
-// resolveBinaries finds a binary for every platform: --binary, then
-// --dist, then the running executable for its own platform.
+// resolveBinaries finds a tarsctl binary for every platform, and a
+// tarsctl-k8s where there is one (see [findBinaries]).
 func resolveBinaries(opts *BundleOptions) (bins, sources map[string]string, err error) {
+	bins, sources, missing, err := findBinaries(opts, "tarsctl", "--binary", opts.Binaries)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(missing) > 0 {
+		return nil, nil, cmdutil.FlagErrorWrap(cmdutil.WithHint(
+			fmt.Errorf("no tarsctl binary for %s", strings.Join(missing, ", ")),
+			"give one with --binary "+missing[0]+"=PATH or --dist DIR (GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -o tarsctl-arm64 ./cmd/tarsctl builds one), or leave the platform out with --platforms"))
+	}
+	return bins, sources, nil
+}
+
+// findBinaries finds the program name for each platform: from flag
+// (OS/ARCH=PATH, given), then --dist, then, for the running platform, the
+// running executable (tarsctl) or the file beside it (tarsctl-k8s). Each
+// one found is checked to be an executable of its platform; missing lists
+// the platforms without one.
+func findBinaries(opts *BundleOptions, name, flag string, given []string) (bins, sources map[string]string, missing []string, err error) {
 	bins, sources = map[string]string{}, map[string]string{}
-	for _, b := range opts.Binaries {
+	for _, b := range given {
 		plat, p, ok := strings.Cut(b, "=")
 		if !ok || p == "" {
-			return nil, nil, cmdutil.FlagErrorf("invalid --binary %q: want OS/ARCH=PATH, such as linux/arm64=dist/tarsctl", b)
+			return nil, nil, nil, cmdutil.FlagErrorf("invalid %s %q: want OS/ARCH=PATH, such as linux/arm64=dist/%s", flag, b, name)
 		}
 		if _, err := airgap.ParsePlatform(plat); err != nil {
-			return nil, nil, cmdutil.FlagErrorf("--binary: %v", err)
+			return nil, nil, nil, cmdutil.FlagErrorf("%s: %v", flag, err)
 		}
 		if !slices.Contains(opts.Platforms, plat) {
-			return nil, nil, cmdutil.FlagErrorf("--binary %s: %s is not in --platforms (%s)", b, plat, strings.Join(opts.Platforms, ","))
+			return nil, nil, nil, cmdutil.FlagErrorf("%s %s: %s is not in --platforms (%s)", flag, b, plat, strings.Join(opts.Platforms, ","))
 		}
 		if _, dup := bins[plat]; dup {
-			return nil, nil, cmdutil.FlagErrorf("--binary %s given twice", plat)
+			return nil, nil, nil, cmdutil.FlagErrorf("%s %s given twice", flag, plat)
 		}
-		bins[plat], sources[plat] = p, "--binary"
+		bins[plat], sources[plat] = p, flag
 	}
 	if opts.Dist != "" {
 		if fi, err := os.Stat(opts.Dist); err != nil || !fi.IsDir() {
-			return nil, nil, cmdutil.FlagErrorf("--dist %s is not a directory", opts.Dist)
+			return nil, nil, nil, cmdutil.FlagErrorf("--dist %s is not a directory", opts.Dist)
 		}
 		for _, plat := range opts.Platforms {
 			if _, ok := bins[plat]; ok {
 				continue
 			}
 			os, arch, _ := strings.Cut(plat, "/")
-			matches, _ := filepath.Glob(filepath.Join(opts.Dist, "*_"+os+"_"+arch+"*", "tarsctl"))
+			matches, _ := filepath.Glob(filepath.Join(opts.Dist, "*_"+os+"_"+arch+"*", name))
 			slices.Sort(matches)
 			if len(matches) > 0 {
 				bins[plat], sources[plat] = matches[0], "--dist"
@@ -295,27 +328,30 @@ func resolveBinaries(opts *BundleOptions) (bins, sources map[string]string, err 
 	self := runtime.GOOS + "/" + runtime.GOARCH
 	if _, ok := bins[self]; !ok && slices.Contains(opts.Platforms, self) && opts.Executable != nil {
 		if exe, err := opts.Executable(); err == nil {
-			bins[self], sources[self] = exe, "the running tarsctl"
+			if name == "tarsctl" {
+				bins[self], sources[self] = exe, "the running tarsctl"
+			} else if p := filepath.Join(filepath.Dir(exe), name); isFile(p) {
+				bins[self], sources[self] = p, "beside the running tarsctl"
+			}
 		}
 	}
-	var missing []string
 	for _, p := range opts.Platforms {
 		if _, ok := bins[p]; !ok {
 			missing = append(missing, p)
 		}
 	}
-	if len(missing) > 0 {
-		return nil, nil, cmdutil.FlagErrorWrap(cmdutil.WithHint(
-			fmt.Errorf("no tarsctl binary for %s", strings.Join(missing, ", ")),
-			"give one with --binary "+missing[0]+"=PATH or --dist DIR (GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -o tarsctl-arm64 ./cmd/tarsctl builds one), or leave the platform out with --platforms"))
-	}
 	for p, b := range bins {
 		pl, _ := airgap.ParsePlatform(p)
 		if err := airgap.CheckBinary(b, pl); err != nil {
-			return nil, nil, classify(err)
+			return nil, nil, nil, classify(err)
 		}
 	}
-	return bins, sources, nil
+	return bins, sources, missing, nil
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // bundleTime is the time every file of the bundle carries.
@@ -333,6 +369,15 @@ func bundleTime(getenv func(string) string, bins map[string]string) (time.Time, 
 		}
 	}
 	return newest.UTC().Truncate(time.Second), nil
+}
+
+func byPlatform(m map[string]string) map[airgap.Platform]string {
+	out := make(map[airgap.Platform]string, len(m))
+	for p, b := range m {
+		pl, _ := airgap.ParsePlatform(p)
+		out[pl] = b
+	}
+	return out
 }
 
 func sortedKeys(m map[string]string) []string {
