@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"encoding/base64"
@@ -8,7 +9,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/tars-ops/tarsctl/internal/crypto"
@@ -106,11 +106,14 @@ func secretBits(path string) int {
 	if err != nil {
 		return 0
 	}
-	t := strings.TrimRight(string(b), "\r\n")
 	defer clear(b)
-	if d, err := base64.StdEncoding.DecodeString(t); err == nil && strings.HasSuffix(t, "=") {
+	t := bytes.TrimRight(b, "\r\n")
+	if bytes.HasSuffix(t, []byte("=")) {
+		d := make([]byte, base64.StdEncoding.DecodedLen(len(t)))
 		defer clear(d)
-		return len(d) * 8
+		if n, err := base64.StdEncoding.Decode(d, t); err == nil {
+			return n * 8
+		}
 	}
 	return len(t) * 8
 }

@@ -126,6 +126,15 @@ func (s *Set) Env(dir string) []byte {
 	return b.Bytes()
 }
 
+// The Kubernetes Secrets (and their keys) the chart mounts and the
+// rotations with --target k8s rewrite.
+const (
+	K8sJWTSecret   = "tars-jwt-secret"
+	K8sJWTKey      = "jwt-secret"
+	K8sRedisSecret = "tars-redis"
+	K8sRedisKey    = "password"
+)
+
 // K8s returns Kubernetes Secret manifests with the runbook's names:
 // tars-jwt-secret, tars-aes-key, tars-rsa-keys, tars-redis, and
 // tars-database and tars-admin for the other two passwords.
@@ -135,10 +144,10 @@ func (s *Set) K8s(namespace string) []byte {
 		data map[string][]byte
 	}
 	list := []secret{
-		{"tars-jwt-secret", map[string][]byte{"jwt-secret": []byte(s.JWTSecret)}},
+		{K8sJWTSecret, map[string][]byte{K8sJWTKey: []byte(s.JWTSecret)}},
 		{"tars-aes-key", map[string][]byte{"aes.key": keys.EncodeAESKey(s.AESKey)}},
 		{"tars-rsa-keys", map[string][]byte{"rsa_private.pem": s.RSA.PrivatePEM, "rsa_public.pem": s.RSA.PublicPEM}},
-		{"tars-redis", map[string][]byte{"password": []byte(s.RedisPassword)}},
+		{K8sRedisSecret, map[string][]byte{K8sRedisKey: []byte(s.RedisPassword)}},
 		{"tars-database", map[string][]byte{"password": []byte(s.DBPassword)}},
 		{"tars-admin", map[string][]byte{"password": []byte(s.AdminPassword)}},
 	}

@@ -24,7 +24,7 @@ type k8sRotation struct {
 	New    func() []byte
 }
 
-var jwtK8s = k8sRotation{What: "JWT secret", Secret: "tars-jwt-secret", Key: "jwt-secret", New: secrets.NewJWTSecret}
+var jwtK8s = k8sRotation{What: "JWT secret", Secret: secrets.K8sJWTSecret, Key: secrets.K8sJWTKey, New: secrets.NewJWTSecret}
 
 // K8sRotateOptions are the inputs of `tarsctl secrets rotate ... --target k8s`.
 type K8sRotateOptions struct {

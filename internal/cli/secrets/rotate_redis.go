@@ -242,7 +242,7 @@ func rotateRedisRun(ctx context.Context, opts *RotateRedisOptions) error {
 	err = k8scmd.Classify(err)
 	if addedNotRemoved(res) && !res.RolledBack {
 		err = cmdutil.WithHint(err, fmt.Sprintf("both passwords may be valid now: the Secret keeps the other under %s%s; once every pod runs with the one under %s, remove the other with ACL SETUSER %s <PASSWORD",
-			redisSecretKey, k8sapi.PreviousSuffix, redisSecretKey, ro.User))
+			secrets.K8sRedisKey, k8sapi.PreviousSuffix, secrets.K8sRedisKey, ro.User))
 	}
 	return err
 }

@@ -9,12 +9,7 @@ import (
 
 	k8scmd "github.com/tars-ops/tarsctl/internal/cli/deploy/k8s"
 	"github.com/tars-ops/tarsctl/internal/deploy/k8sapi"
-)
-
-// The Secret the chart mounts as the daemons' redis_password file.
-const (
-	redisSecret    = "tars-redis"
-	redisSecretKey = "password"
+	"github.com/tars-ops/tarsctl/internal/secrets"
 )
 
 // errSecretChanged: the Secret no longer holds the password the rotation
@@ -38,13 +33,13 @@ type k8sPasswordStore struct {
 func (s *k8sPasswordStore) String() string {
 	ns := s.target.Namespace
 	if ns == "" {
-		return fmt.Sprintf("Secret %s key %s", redisSecret, redisSecretKey)
+		return fmt.Sprintf("Secret %s key %s", secrets.K8sRedisSecret, secrets.K8sRedisKey)
 	}
-	return fmt.Sprintf("Secret %s/%s key %s", ns, redisSecret, redisSecretKey)
+	return fmt.Sprintf("Secret %s/%s key %s", ns, secrets.K8sRedisSecret, secrets.K8sRedisKey)
 }
 
 func (s *k8sPasswordStore) Read(ctx context.Context) (string, error) {
-	b, err := s.runner.ReadSecret(ctx, s.target, redisSecret, redisSecretKey)
+	b, err := s.runner.ReadSecret(ctx, s.target, secrets.K8sRedisSecret, secrets.K8sRedisKey)
 	if errors.Is(err, k8sapi.ErrNotFound) {
 		return "", fmt.Errorf("%w; create it with the password Redis has now (tarsctl secrets generate --format k8s writes its manifest)", err)
 	}
@@ -62,7 +57,7 @@ func (s *k8sPasswordStore) Write(ctx context.Context, old, pw string) (string, e
 		return "", err
 	}
 	if len(res.Restarted) == 0 {
-		return fmt.Sprintf("no Deployment in namespace %s mounts Secret %s: nothing restarted", res.Namespace, redisSecret), nil
+		return fmt.Sprintf("no Deployment in namespace %s mounts Secret %s: nothing restarted", res.Namespace, secrets.K8sRedisSecret), nil
 	}
 	return fmt.Sprintf("restarted %s: rolled out, the pods read the new password", strings.Join(res.Restarted, ", ")), nil
 }
@@ -91,8 +86,8 @@ func (s *k8sPasswordStore) Restore(ctx context.Context, old, pw string) error {
 func (s *k8sPasswordStore) update(ctx context.Context, next func(current string) (string, error)) (*k8sapi.SecretUpdateResult, error) {
 	return s.runner.UpdateSecret(ctx, k8sapi.SecretUpdate{
 		Target: s.target,
-		Secret: redisSecret,
-		Key:    redisSecretKey,
+		Secret: secrets.K8sRedisSecret,
+		Key:    secrets.K8sRedisKey,
 		Generate: func(current []byte) ([]byte, error) {
 			v, err := next(strings.TrimRight(string(current), "\r\n"))
 			return []byte(v), err
