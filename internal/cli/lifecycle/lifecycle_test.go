@@ -121,13 +121,21 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("start again: %s", errOut)
 	}
 	_, before := s.status("dashboard-api")
-	code, _, errOut = s.run("restart", "dashboard-api")
+	code, out, errOut := s.run("restart", "dashboard-api", "-o", "json")
 	if code != 0 {
 		t.Fatalf("restart: exit %d\n%s", code, errOut)
 	}
 	code, after := s.status("dashboard-api")
 	if code != 0 || after["dashboard-api"].PID == before["dashboard-api"].PID {
 		t.Errorf("restart: exit %d, pid %d → %d", code, before["dashboard-api"].PID, after["dashboard-api"].PID)
+	}
+	var restarted []restartJSON
+	if err := json.Unmarshal([]byte(out), &restarted); err != nil {
+		t.Fatalf("restart -o json: %v\n%q", err, out)
+	}
+	if len(restarted) != 1 || restarted[0].Service != "dashboard-api" || !restarted[0].Stopped.WasRunning ||
+		restarted[0].Stopped.PID != before["dashboard-api"].PID || restarted[0].Started.PID != after["dashboard-api"].PID {
+		t.Errorf("restart -o json = %+v; want dashboard-api stopped at pid %d and started at pid %d", restarted, before["dashboard-api"].PID, after["dashboard-api"].PID)
 	}
 
 	// health and logs.

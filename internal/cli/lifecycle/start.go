@@ -80,9 +80,22 @@ type startJSON struct {
 }
 
 func startRun(ctx context.Context, opts *StartOptions) error {
-	sup, err := opts.Supervisor()
+	out, err := startServices(ctx, opts)
 	if err != nil {
 		return err
+	}
+	if opts.Output == cmdutil.OutputJSON {
+		return ui.WriteJSON(opts.IO.Out, out)
+	}
+	return nil
+}
+
+// startServices starts opts.Services in order, reporting each on stderr,
+// and returns what it did for the JSON output.
+func startServices(ctx context.Context, opts *StartOptions) ([]startJSON, error) {
+	sup, err := opts.Supervisor()
+	if err != nil {
+		return nil, err
 	}
 	st := ui.NewStatus(opts.IO, opts.Quiet || opts.Output == cmdutil.OutputJSON)
 	var out []startJSON
@@ -93,9 +106,9 @@ func startRun(ctx context.Context, opts *StartOptions) error {
 		}
 		if err != nil {
 			if errors.Is(err, supervisor.ErrNotReady) {
-				return cmdutil.Timeout(err)
+				return out, cmdutil.Timeout(err)
 			}
-			return cmdutil.WithHint(cmdutil.Failed(err), "see the whole log with `tarsctl logs "+svc+"`")
+			return out, cmdutil.WithHint(cmdutil.Failed(err), "see the whole log with `tarsctl logs "+svc+"`")
 		}
 		p := res.Pidfile
 		if res.AlreadyRunning {
@@ -105,8 +118,5 @@ func startRun(ctx context.Context, opts *StartOptions) error {
 		}
 		out = append(out, startJSON{svc, p.PID, p.Port, res.AlreadyRunning, res.StaleRemoved != nil, p.LogFile})
 	}
-	if opts.Output == cmdutil.OutputJSON {
-		return ui.WriteJSON(opts.IO.Out, out)
-	}
-	return nil
+	return out, nil
 }

@@ -90,9 +90,23 @@ type stopJSON struct {
 }
 
 func stopRun(ctx context.Context, opts *StopOptions) error {
-	sup, err := opts.Supervisor()
+	out, err := stopServices(ctx, opts)
 	if err != nil {
 		return err
+	}
+	if opts.Output == cmdutil.OutputJSON && !opts.DryRun {
+		return ui.WriteJSON(opts.IO.Out, out)
+	}
+	return nil
+}
+
+// stopServices stops opts.Services in order (or says what it would do
+// under --dry-run), reporting each on stderr, and returns what it did for
+// the JSON output.
+func stopServices(ctx context.Context, opts *StopOptions) ([]stopJSON, error) {
+	sup, err := opts.Supervisor()
+	if err != nil {
+		return nil, err
 	}
 	st := ui.NewStatus(opts.IO, opts.Quiet || opts.Output == cmdutil.OutputJSON)
 	var out []stopJSON
@@ -100,7 +114,7 @@ func stopRun(ctx context.Context, opts *StopOptions) error {
 		if opts.DryRun {
 			s, err := sup.Status(ctx, svc)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if s.State == "running" {
 				st.Info("would stop %s (pid %d)", svc, s.PID)
@@ -114,7 +128,7 @@ func stopRun(ctx context.Context, opts *StopOptions) error {
 			st.Warning("%s: removed a stale pidfile (pid %d is gone or belongs to another program)", svc, res.StaleRemoved.PID)
 		}
 		if err != nil {
-			return cmdutil.Failed(err)
+			return out, cmdutil.Failed(err)
 		}
 		switch {
 		case res.Killed:
@@ -126,10 +140,7 @@ func stopRun(ctx context.Context, opts *StopOptions) error {
 		}
 		out = append(out, stopJSON{svc, res.WasRunning, res.Pidfile.PID, res.Killed, res.StaleRemoved != nil})
 	}
-	if opts.Output == cmdutil.OutputJSON && !opts.DryRun {
-		return ui.WriteJSON(opts.IO.Out, out)
-	}
-	return nil
+	return out, nil
 }
 
 // NewCmdRestart returns `tarsctl restart`.
@@ -181,19 +192,35 @@ func NewCmdRestart(f *cmdutil.Factory, runF func(context.Context, *StopOptions) 
 	return cmd
 }
 
+// restartJSON is one service's entry in `restart -o json`: what the stop
+// found and what the start did.
+type restartJSON struct {
+	Service string    `json:"service"`
+	Stopped stopJSON  `json:"stopped"`
+	Started startJSON `json:"started"`
+}
+
 func restartRun(ctx context.Context, opts *StopOptions) error {
+	quiet := opts.Quiet || opts.Output == cmdutil.OutputJSON
+	out := []restartJSON{}
 	for _, svc := range opts.Services {
 		one := *opts
 		one.Services = []string{svc}
 		one.Output = cmdutil.OutputText
-		one.Quiet = opts.Quiet || opts.Output == cmdutil.OutputJSON
-		if err := stopRun(ctx, &one); err != nil {
+		one.Quiet = quiet
+		stopped, err := stopServices(ctx, &one)
+		if err != nil {
 			return err
 		}
-		if err := startRun(ctx, &StartOptions{IO: opts.IO, Supervisor: opts.Supervisor, Services: []string{svc},
-			Timeout: opts.ReadyWait, Output: cmdutil.OutputText, Quiet: opts.Quiet || opts.Output == cmdutil.OutputJSON}); err != nil {
+		started, err := startServices(ctx, &StartOptions{IO: opts.IO, Supervisor: opts.Supervisor, Services: []string{svc},
+			Timeout: opts.ReadyWait, Output: cmdutil.OutputText, Quiet: quiet})
+		if err != nil {
 			return err
 		}
+		out = append(out, restartJSON{Service: svc, Stopped: stopped[0], Started: started[0]})
+	}
+	if opts.Output == cmdutil.OutputJSON {
+		return ui.WriteJSON(opts.IO.Out, out)
 	}
 	return nil
 }
