@@ -239,3 +239,33 @@ func TestVerbose(t *testing.T) {
 		t.Errorf("exit %d, stderr ends %q", code, stderr[max(0, len(stderr)-120):])
 	}
 }
+
+// An output file in a directory that does not exist yet is written, the
+// directory made on the way, by every command that takes one.
+func TestOutputFileCreatesDirectory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	art := dir + "/art.bin"
+	if err := os.WriteFile(art, []byte("artifact"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		out  string
+		args []string
+	}{
+		{"slsa generate", dir + "/a/b/p.json", []string{"slsa", "generate", art, "--output", dir + "/a/b/p.json"}},
+		{"deploy compose render", dir + "/c/d/compose.yaml", []string{"deploy", "compose", "render", "--output", dir + "/c/d/compose.yaml"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			code, _, stderr := run(t, map[string]string{"HOME": dir}, tc.args...)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s", code, stderr)
+			}
+			if fi, err := os.Stat(tc.out); err != nil || fi.Size() == 0 {
+				t.Errorf("%s: %v", tc.out, err)
+			}
+		})
+	}
+}

@@ -23,6 +23,11 @@ type Options struct {
 	Perm fs.FileMode
 	// NoOverwrite refuses to replace an existing file.
 	NoOverwrite bool
+	// MakeDirs creates the missing directories above path first, as a
+	// user naming an output file expects: 0700 when Perm gives no access
+	// to group and others (a secret's directory is private too), 0755
+	// otherwise.
+	MakeDirs bool
 }
 
 // WriteFile atomically writes data to path.
@@ -41,6 +46,15 @@ func Write(path string, opts Options, fill func(io.Writer) error) (err error) {
 		perm = 0o644
 	}
 	dir := filepath.Dir(path)
+	if opts.MakeDirs {
+		dirPerm := fs.FileMode(0o755)
+		if perm&0o077 == 0 {
+			dirPerm = 0o700
+		}
+		if err := os.MkdirAll(dir, dirPerm); err != nil {
+			return fmt.Errorf("write %s: create its directory: %w", path, err)
+		}
+	}
 	if opts.NoOverwrite {
 		if _, statErr := os.Lstat(path); statErr == nil {
 			return fmt.Errorf("write %s: %w", path, ErrExists)

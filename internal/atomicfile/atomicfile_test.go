@@ -70,3 +70,38 @@ func TestNoOverwrite(t *testing.T) {
 		t.Errorf("content = %q, want three", b)
 	}
 }
+
+func TestMakeDirs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name          string
+		perm, dirPerm os.FileMode
+	}{
+		{"public file", 0o644, 0o755},
+		{"secret", 0o600, 0o700},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			root := t.TempDir()
+			path := filepath.Join(root, "a", "b", "out.json")
+			if err := WriteFile(path, []byte("x"), Options{Perm: tc.perm}); err == nil {
+				t.Fatal("without MakeDirs a missing directory must be an error")
+			}
+			if err := WriteFile(path, []byte("x"), Options{Perm: tc.perm, MakeDirs: true}); err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range []string{filepath.Join(root, "a"), filepath.Join(root, "a", "b")} {
+				fi, err := os.Stat(d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := fi.Mode().Perm() &^ 0o022; got != tc.dirPerm&^0o022 {
+					t.Errorf("%s: mode %v, want %v (before umask)", d, fi.Mode().Perm(), tc.dirPerm)
+				}
+			}
+			if b, err := os.ReadFile(path); err != nil || string(b) != "x" {
+				t.Errorf("read back: %q, %v", b, err)
+			}
+		})
+	}
+}

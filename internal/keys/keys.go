@@ -162,7 +162,7 @@ func EncryptFile(key []byte, in, out string, overwrite bool) error {
 		return fmt.Errorf("open input: %w", err)
 	}
 	defer src.Close()
-	return atomicfile.Write(out, atomicfile.Options{Perm: 0o600, NoOverwrite: !overwrite}, func(w io.Writer) error {
+	return atomicfile.Write(out, atomicfile.Options{Perm: 0o600, NoOverwrite: !overwrite, MakeDirs: true}, func(w io.Writer) error {
 		ew, err := crypto.NewWriter(w, key)
 		if err != nil {
 			return err
@@ -187,7 +187,7 @@ func DecryptFile(keys *crypto.Keyring, in, out string, overwrite bool) error {
 	if err != nil {
 		return fmt.Errorf("decrypt %s: %w", in, err)
 	}
-	return atomicfile.Write(out, atomicfile.Options{Perm: 0o600, NoOverwrite: !overwrite}, func(w io.Writer) error {
+	return atomicfile.Write(out, atomicfile.Options{Perm: 0o600, NoOverwrite: !overwrite, MakeDirs: true}, func(w io.Writer) error {
 		if _, err := io.Copy(w, r); err != nil {
 			return fmt.Errorf("decrypt %s: %w", in, err)
 		}

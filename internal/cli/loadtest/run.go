@@ -414,7 +414,7 @@ func writeReport(path string, r lt.Reporter, rep *lt.Report) error {
 	if err := r.Report(&buf, rep); err != nil {
 		return fmt.Errorf("write report %q: %w", path, err)
 	}
-	if err := atomicfile.WriteFile(path, buf.Bytes(), atomicfile.Options{}); err != nil {
+	if err := atomicfile.WriteFile(path, buf.Bytes(), atomicfile.Options{MakeDirs: true}); err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
 	return nil

@@ -112,7 +112,7 @@ func mergeRun(_ context.Context, opts *MergeOptions) error {
 		root.Name = "merged"
 	}
 	merged := sbom.Merge(root, invs...)
-	err = atomicfile.Write(opts.OutputFile, atomicfile.Options{Perm: 0o644}, func(w io.Writer) error {
+	err = atomicfile.Write(opts.OutputFile, atomicfile.Options{Perm: 0o644, MakeDirs: true}, func(w io.Writer) error {
 		return sbom.Write(w, opts.Format, merged, sbom.WriteOptions{Timestamp: ts, Tool: Tool(), SpecVersion: opts.SpecVersion})
 	})
 	if err != nil {

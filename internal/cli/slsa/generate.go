@@ -140,7 +140,7 @@ func generateRun(ctx context.Context, opts *GenerateOptions) error {
 		_, err = opts.IO.Out.Write(out)
 		return err
 	}
-	if err := atomicfile.WriteFile(opts.OutputFile, out, atomicfile.Options{Perm: 0o644}); err != nil {
+	if err := atomicfile.WriteFile(opts.OutputFile, out, atomicfile.Options{Perm: 0o644, MakeDirs: true}); err != nil {
 		return err
 	}
 	subjects := provenance.SubjectsOf(st)

@@ -137,7 +137,7 @@ func bundleRun(ctx context.Context, opts *BundleOptions) error {
 	files["checks.json"] = Report{Status: triage.Worst(res), Checks: res}
 
 	var m *triage.Manifest
-	err = atomicfile.Write(opts.File, atomicfile.Options{Perm: 0o600}, func(w io.Writer) error {
+	err = atomicfile.Write(opts.File, atomicfile.Options{Perm: 0o600, MakeDirs: true}, func(w io.Writer) error {
 		var err error
 		m, err = triage.WriteBundle(ctx, w, triage.BundleOptions{
 			LogDir: cfg.Paths.LogDirPath(), Since: now.Add(-opts.Since), MaxLogBytes: opts.MaxLogBytes,

@@ -221,7 +221,7 @@ func bundleRun(ctx context.Context, opts *BundleOptions) error {
 	platforms, companionsByPlatform := byPlatform(bins), byPlatform(companions)
 	rep := ui.NewProgress(opts.IO, false, opts.Quiet)
 	var m *airgap.Manifest
-	err = atomicfile.Write(opts.File, atomicfile.Options{Perm: 0o644}, func(w io.Writer) error {
+	err = atomicfile.Write(opts.File, atomicfile.Options{Perm: 0o644, MakeDirs: true}, func(w io.Writer) error {
 		var err error
 		m, err = airgap.WriteBundle(ctx, w, airgap.BundleOptions{
 			Version:    opts.Version,

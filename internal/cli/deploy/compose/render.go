@@ -142,7 +142,7 @@ func renderRun(_ context.Context, opts *RenderOptions) error {
 		_, err := opts.IO.Out.Write(data)
 		return err
 	}
-	err = atomicfile.WriteFile(opts.File, data, atomicfile.Options{Perm: 0o644, NoOverwrite: !opts.Force})
+	err = atomicfile.WriteFile(opts.File, data, atomicfile.Options{Perm: 0o644, NoOverwrite: !opts.Force, MakeDirs: true})
 	if errors.Is(err, atomicfile.ErrExists) {
 		return cmdutil.FlagErrorWrap(cmdutil.WithHint(fmt.Errorf("%s already exists", opts.File),
 			"pass --force to replace it, or --output another file"))
