@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tars-ops/tarsctl/internal/testenv"
 )
 
 // The test binary doubles as the daemon under supervision: with
@@ -111,9 +113,12 @@ func (fx *fixture) childPID(t *testing.T) int {
 	return pid
 }
 
-func processGone(pid int) bool {
-	_, err := startTime(pid)
-	return err != nil
+// processGone waits for pid to be gone: a SIGKILLed process runs on until
+// the signal is delivered and stays a zombie until reaped, so checking
+// once right after a stop fails on a busy machine.
+func processGone(t *testing.T, pid int) bool {
+	t.Helper()
+	return testenv.WaitProcessGone(t, pid, 30*time.Second)
 }
 
 func TestStartStatusStop(t *testing.T) {
@@ -144,7 +149,7 @@ func TestStartStatusStop(t *testing.T) {
 	if err != nil || !stop.WasRunning || stop.Killed {
 		t.Fatalf("stop = %+v, %v", stop, err)
 	}
-	if !processGone(p.PID) || !processGone(child) {
+	if !processGone(t, p.PID) || !processGone(t, child) {
 		t.Error("the daemon or its child survived stop")
 	}
 	if _, err := os.Stat(fx.sup.pidPath("svc")); !os.IsNotExist(err) {
@@ -171,7 +176,7 @@ func TestStopKillsAfterTimeout(t *testing.T) {
 	if err != nil || !stop.Killed {
 		t.Fatalf("stop = %+v, %v; want killed after the timeout", stop, err)
 	}
-	if !processGone(res.Pidfile.PID) || !processGone(child) {
+	if !processGone(t, res.Pidfile.PID) || !processGone(t, child) {
 		t.Error("a process of the group survived SIGKILL")
 	}
 }
@@ -236,7 +241,7 @@ func TestStartNotReadyTimesOut(t *testing.T) {
 	if !errors.Is(err, ErrNotReady) || !strings.Contains(err.Error(), "helper up") {
 		t.Fatalf("err = %v, want ErrNotReady with the log tail", err)
 	}
-	if !processGone(fx.childPID(t)) {
+	if !processGone(t, fx.childPID(t)) {
 		t.Error("the never-ready daemon's process group was left running")
 	}
 }

@@ -1,10 +1,12 @@
 package triage
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -33,13 +35,26 @@ func DecodeJWT(token string, now time.Time) (*DecodedJWT, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: decode part %d: %v", ErrMalformedJWT, i+1, err)
 		}
-		if err := json.Unmarshal(b, dst); err != nil {
+		// Numbers stay as written: NumericDate claims are integers, and a
+		// float64 would print exp as 1.796694387e+09.
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.UseNumber()
+		if err := dec.Decode(dst); err != nil {
 			return nil, fmt.Errorf("%w: parse part %d: %v", ErrMalformedJWT, i+1, err)
 		}
 	}
 	num := func(k string) *time.Time {
-		if f, ok := d.Claims[k].(float64); ok {
-			t := time.Unix(int64(f), 0)
+		n, ok := d.Claims[k].(json.Number)
+		if !ok {
+			return nil
+		}
+		if i, err := n.Int64(); err == nil {
+			t := time.Unix(i, 0)
+			return &t
+		}
+		if f, err := n.Float64(); err == nil { // RFC 7519 allows fractions
+			sec := math.Floor(f)
+			t := time.Unix(int64(sec), int64((f-sec)*1e9))
 			return &t
 		}
 		return nil
