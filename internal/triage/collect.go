@@ -77,8 +77,14 @@ func ScrapeLatency(ctx context.Context, url string) (Latency, error) {
 var sampleRE = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)`)
 var labelRE = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"`)
 
+// ErrNoMetrics means a /metrics endpoint answered with something that is
+// not Prometheus text exposition.
+var ErrNoMetrics = errors.New("the answer is not Prometheus metrics")
+
 // ParseLatencyMetrics reads Prometheus text exposition and aggregates the
-// http_request_duration_seconds histogram over routes and codes.
+// http_request_duration_seconds histogram over routes and codes (probe
+// routes left out). Metrics without the histogram, as a daemon that has
+// served only probes exposes, are zero requests.
 func ParseLatencyMetrics(text string) (Latency, error) {
 	buckets := map[float64]float64{}
 	var total, errs float64
@@ -119,7 +125,13 @@ func ParseLatencyMetrics(text string) (Latency, error) {
 		}
 	}
 	if !found {
-		return Latency{}, errors.New("no http_request_duration_seconds histogram in /metrics")
+		// client_golang exposes a histogram vector only once it has a
+		// series: a daemon that has served nothing but probes has none.
+		// That is no requests yet, as long as this is Prometheus text.
+		if !strings.Contains(text, "# TYPE ") {
+			return Latency{}, ErrNoMetrics
+		}
+		return Latency{Source: "metrics"}, nil
 	}
 	l := Latency{Source: "metrics", Requests: int(total), Errors: int(errs)}
 	l.P50Ms = histogramQuantile(0.50, buckets) * 1000

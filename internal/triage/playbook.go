@@ -41,6 +41,10 @@ const defaultAPIURL = "http://127.0.0.1:3001"
 
 const noTarsctl = "Kubernetes; tarsctl has no equivalent yet"
 
+// rollbackNote: the chart's release is rolled back as a whole; kubectl
+// rollout undo of one Deployment would be reverted by the next upgrade.
+const rollbackNote = "rolls the whole release back to its previous revision (kubectl rollout undo)"
+
 func external(cmd, note string) Command { return Command{Command: cmd, Note: note} }
 
 func manual(action, note string) Command { return Command{Command: action, Note: note, Manual: true} }

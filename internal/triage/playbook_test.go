@@ -3,6 +3,7 @@ package triage
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -148,7 +149,7 @@ func TestPlaybookHighLatency(t *testing.T) {
 		t.Errorf("first next step %q", rep.Next[0].Command)
 	}
 	wantNext(t, rep, "tarsctl triage ratelimit show")
-	wantNext(t, rep, "kubectl scale deployment dashboard-api --replicas=5 -n tars-prod")
+	wantNext(t, rep, "tarsctl scale dashboard-api --replicas 5 -n tars-prod")
 }
 
 // TestPlaybookHighLatencyMetrics serves a real Prometheus histogram with
@@ -203,7 +204,7 @@ func TestPlaybookAnomaly(t *testing.T) {
 	wantCause(t, rep, "Traffic pattern change", NotSupported, "0 rate_limit_exceeded")
 	wantCause(t, rep, "Data drift", Unknown, "no drift evidence")
 	wantNext(t, rep, "tarsctl logs dashboard-api --since 1h --grep 'ERROR| 5[0-9][0-9] '")
-	wantNext(t, rep, "kubectl rollout undo deployment/dashboard-api -n tars-prod")
+	wantNext(t, rep, "tarsctl deploy k8s rollback -n tars-prod")
 }
 
 func TestPlaybookKPIRegression(t *testing.T) {
@@ -327,7 +328,20 @@ func TestHistogramQuantile(t *testing.T) {
 			t.Errorf("q%.2f = %v, want %v", tc.q, got, tc.want)
 		}
 	}
-	if _, err := ParseLatencyMetrics("# nothing\n"); err == nil {
-		t.Error("no histogram: want an error")
+	if _, err := ParseLatencyMetrics("<html>not metrics</html>\n"); !errors.Is(err, ErrNoMetrics) {
+		t.Errorf("not Prometheus text: err = %v, want ErrNoMetrics", err)
+	}
+	// A daemon that has served only probes: its histogram holds only probe
+	// routes, or no series at all yet. Zero requests, not an error.
+	for _, text := range []string{
+		"# HELP go_goroutines Number of goroutines.\n# TYPE go_goroutines gauge\ngo_goroutines 9\n",
+		"# TYPE http_request_duration_seconds histogram\n" +
+			`http_request_duration_seconds_bucket{code="200",method="GET",route="/health",le="+Inf"} 4` + "\n" +
+			`http_request_duration_seconds_count{code="200",method="GET",route="/health"} 4` + "\n",
+	} {
+		l, err := ParseLatencyMetrics(text)
+		if err != nil || l.Requests != 0 || l.Source != "metrics" {
+			t.Errorf("probes only: %+v, %v; want zero requests and no error", l, err)
+		}
 	}
 }

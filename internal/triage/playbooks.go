@@ -87,7 +87,7 @@ func highLatency() *Playbook {
 		rows: []row{
 			{row: "High CPU (>80%)", cause: "Compute-bound operation", solution: "Scale horizontally or vertically",
 				commands: []Command{
-					external("kubectl scale deployment dashboard-api --replicas=5 -n tars-prod", noTarsctl),
+					tarsctlNote("scale dashboard-api --replicas 5 -n tars-prod", "kubectl scale deployment dashboard-api --replicas=5"),
 					external("kubectl set resources deployment dashboard-api --limits=cpu=4000m,memory=8Gi --requests=cpu=1000m,memory=2Gi -n tars-prod", noTarsctl),
 				},
 				judge: func(s *Sources, ev *Evidence) (string, string) {
@@ -168,7 +168,7 @@ func highLatency() *Playbook {
 		general: []Command{
 			tarsctl("logs dashboard-api --since 1h --grep 'duration=[0-9]{3,}'"),
 			tarsctlNote("loadtest run --url http://127.0.0.1:3001/health --duration 30s", "measure p95/p99 after the fix"),
-			external("kubectl scale deployment dashboard-api --replicas=5 -n tars-prod", noTarsctl),
+			tarsctlNote("scale dashboard-api --replicas 5 -n tars-prod", "kubectl scale deployment dashboard-api --replicas=5"),
 		},
 	}
 }
@@ -185,7 +185,8 @@ func anomaly() *Playbook {
 			{row: "Latency spike", cause: "New deployment, resource saturation", solution: "Rollback or scale",
 				commands: []Command{
 					tarsctl("status"),
-					external("kubectl rollout undo deployment/dashboard-api -n tars-prod", noTarsctl),
+					tarsctl("deploy k8s history -n tars-prod"),
+					tarsctlNote("deploy k8s rollback -n tars-prod", rollbackNote),
 					tarsctl("triage playbook high-latency"),
 				},
 				judge: func(s *Sources, ev *Evidence) (string, string) {
@@ -206,7 +207,8 @@ func anomaly() *Playbook {
 				commands: []Command{
 					tarsctl("logs dashboard-api --since 1h --grep 'ERROR| 5[0-9][0-9] '"),
 					tarsctl("triage run"),
-					external("kubectl rollout undo deployment/dashboard-api -n tars-prod", noTarsctl),
+					tarsctl("deploy k8s history -n tars-prod"),
+					tarsctlNote("deploy k8s rollback -n tars-prod", rollbackNote),
 				},
 				judge: func(s *Sources, ev *Evidence) (string, string) {
 					var why []string
@@ -250,7 +252,7 @@ func anomaly() *Playbook {
 		},
 		general: []Command{
 			tarsctl("status"),
-			external("kubectl rollout history deployment -n tars-prod", noTarsctl),
+			tarsctlNote("deploy k8s history -n tars-prod", "kubectl rollout history"),
 			external("git log --since=\"1 hour ago\" --oneline", "recent changes"),
 		},
 	}
@@ -437,7 +439,7 @@ func security() *Playbook {
 			{row: "Data breach", cause: "Unauthorized API access", solution: "Isolate service, audit logs, notify security team",
 				commands: []Command{
 					tarsctlNote("stop dashboard-api", "isolates a local install"),
-					external("kubectl scale deployment ingress-nginx --replicas=0 -n ingress-nginx", noTarsctl),
+					external("kubectl scale deployment ingress-nginx --replicas=0 -n ingress-nginx", "the ingress controller is not a T.A.R.S. service"),
 					tarsctl("logs dashboard-api --since 24h --grep '401 Unauthorized|rate_limit_exceeded|suspicious'"),
 					manual("notify security@company.com", ""),
 				},

@@ -39,11 +39,18 @@ func stepMetrics(s *Sources, ev *Evidence) []Check {
 	const name = "metrics"
 	return []Check{step(name, func(ctx context.Context) Result {
 		l, err := ScrapeLatency(ctx, s.APIURL+"/metrics")
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrNoMetrics):
+			ev.missing(name, err.Error())
+			return fail("check that api.port is dashboard-api's port: see tarsctl status", "%s/metrics: %v", s.APIURL, err)
+		case err != nil:
 			ev.missing(name, err.Error())
 			return fail("dashboard-api is not answering: see tarsctl status and tarsctl logs dashboard-api", "%v", err)
 		}
 		ev.set(func(e *Evidence) { e.Metrics = &l })
+		if l.Requests == 0 {
+			return ok("no API requests since dashboard-api started (probes are not counted)")
+		}
 		return latencyVerdict(l, "since dashboard-api started")
 	})}
 }

@@ -291,3 +291,24 @@ func closedAddr(t *testing.T) string {
 	l.Close()
 	return addr
 }
+
+// TestPlaybookFreshStackMetrics: a dashboard-api that has served only its
+// probes answers /metrics without a request histogram; the metrics step
+// says so instead of calling the daemon unreachable.
+func TestPlaybookFreshStackMetrics(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	if code, out, errOut := s.run("start", "dashboard-api"); code != 0 {
+		t.Fatalf("start: %d\n%s%s", code, out, errOut)
+	}
+	_, rep, out := s.playbook("high-latency")
+	var step checkJSON
+	for _, st := range rep.Steps {
+		if st.Check == "metrics" {
+			step = st
+		}
+	}
+	if step.Status != "ok" || !strings.Contains(step.Value, "no API requests since dashboard-api started") {
+		t.Errorf("metrics step on a fresh stack: %+v\n%s", step, out)
+	}
+}
