@@ -202,10 +202,12 @@ func (e Endpoint) String() string {
 // GoString keeps the password out of %#v.
 func (e Endpoint) GoString() string { return "redisconn.Endpoint(" + e.String() + ")" }
 
-// node returns the standalone endpoint of the one server a single-server
-// client talks to: addr when set, in any mode, with e's credentials and
-// TLS; otherwise e itself, which must be standalone.
-func (e Endpoint) node(addr string) (Endpoint, error) {
+// Node returns the standalone endpoint of the one server a single-server
+// client ([OpenNode], [Dial]) talks to: addr when set, in any mode, with
+// e's credentials and TLS; otherwise e itself, which must be standalone
+// ([ErrNotStandalone] when not). A command that needs one server calls it
+// to refuse early, before it asks or changes anything.
+func (e Endpoint) Node(addr string) (Endpoint, error) {
 	if addr != "" {
 		n := e
 		n.Mode, n.Network, n.Addrs, n.MasterName = config.RedisStandalone, "tcp", []string{addr}, ""

@@ -75,7 +75,7 @@ func Open(e Endpoint, o Options) (redis.UniversalClient, string, error) {
 // [ErrNotStandalone]: a command that needs one server refuses rather than
 // pick one. It also says where the client connects.
 func OpenNode(e Endpoint, o Options) (*redis.Client, string, error) {
-	n, err := e.node(o.Addr)
+	n, err := e.Node(o.Addr)
 	if err != nil {
 		return nil, "", err
 	}
@@ -104,7 +104,7 @@ func Connect(ctx context.Context, e Endpoint, o Options) (redis.UniversalClient,
 // replication stream of SYNC). Nothing is sent: the caller authenticates.
 // A failed dial wraps [ErrUnreachable] and names the address.
 func Dial(ctx context.Context, e Endpoint, o Options) (net.Conn, string, error) {
-	n, err := e.node(o.Addr)
+	n, err := e.Node(o.Addr)
 	if err != nil {
 		return nil, "", err
 	}
