@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-// TestRedisTLSValidation: the redis.tls keys load from a file and the
+// TestRedisValidation: the redis.tls keys load from a file and the
 // environment, and the combinations that cannot work are problems that
 // name the key and point at the line that set it.
-func TestRedisTLSValidation(t *testing.T) {
+func TestRedisValidation(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name     string
@@ -28,6 +28,8 @@ func TestRedisTLSValidation(t *testing.T) {
 		{name: "key without certificate", file: "redis:\n  tls:\n    enabled: true\n    key_file: /k.pem\n",
 			wantKeys: []string{"redis.tls.key_file"}},
 		{name: "not a boolean", file: "redis:\n  tls:\n    enabled: maybe\n", wantKeys: []string{"redis.tls.enabled"}},
+		{name: "standalone with seeds", file: "redis:\n  enabled: true\n  host: r\n  addrs: [a:1]\n", wantKeys: []string{"redis.addrs"}},
+		{name: "cluster with seeds", file: "redis:\n  enabled: true\n  mode: cluster\n  host: r\n  addrs: [a:1]\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
