@@ -206,6 +206,32 @@ func TestOpenRedis(t *testing.T) {
 	}
 }
 
+// TestOpenRedisTLS: the daemons' store connects over TLS, as an ACL user,
+// when the configuration says so, and the store works there.
+func TestOpenRedisTLS(t *testing.T) {
+	t.Parallel()
+	certs := testenv.TLSCerts(t)
+	srv := testenv.RedisWith(t, testenv.RedisOptions{
+		Users: []string{"tars on >tls-pw ~* &* +@all", "default off"},
+		TLS:   &testenv.RedisTLS{CertFile: certs.CertFile, KeyFile: certs.KeyFile, CAFile: certs.CAFile},
+	})
+	cfg := config.RedisConfig{Enabled: true, Host: "127.0.0.1", Port: srv.Port, Username: "tars",
+		TLS: config.RedisTLSConfig{Enabled: true, CAFile: certs.CAFile}}
+	s, err := OpenRedis(t.Context(), cfg, "tls-pw")
+	if err != nil {
+		t.Fatalf("OpenRedis over TLS: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if d, err := s.Allow(t.Context(), "rate_limit:"+uniqueName(t), 1, time.Minute); err != nil || !d.Allowed {
+		t.Fatalf("Allow over TLS: %+v, %v", d, err)
+	}
+	cfg.TLS.Enabled = false
+	cfg.TLS.CAFile = ""
+	if _, err := OpenRedis(t.Context(), cfg, "tls-pw"); err == nil {
+		t.Error("a plain-text store connected to a TLS-only server")
+	}
+}
+
 // TestOpenRedisPassword runs a private server with a password: the right
 // one connects, a wrong one fails without showing either.
 func TestOpenRedisPassword(t *testing.T) {
