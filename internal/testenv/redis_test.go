@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -157,13 +158,14 @@ func TestRedisCluster(t *testing.T) {
 	}
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs[:1]})
 	t.Cleanup(func() { c.Close() })
-	slots, err := c.ClusterSlots(t.Context()).Result()
-	if err != nil || len(slots) != 3 {
-		t.Fatalf("CLUSTER SLOTS = %v, %v; want 3 ranges", slots, err)
+	shards, err := c.ClusterShards(t.Context()).Result()
+	if err != nil || len(shards) != 3 {
+		t.Fatalf("CLUSTER SHARDS = %v, %v; want 3 shards", shards, err)
 	}
-	for _, s := range slots {
-		if len(s.Nodes) != 1 || !slices.Contains(cl.Addrs, s.Nodes[0].Addr) {
-			t.Errorf("slots %d-%d served by %v, want one of %v (announced on 127.0.0.1)", s.Start, s.End, s.Nodes, cl.Addrs)
+	for _, s := range shards {
+		if len(s.Nodes) != 1 || len(s.Slots) != 1 || s.Nodes[0].IP != "127.0.0.1" ||
+			!slices.Contains(cl.Addrs, net.JoinHostPort(s.Nodes[0].IP, strconv.FormatInt(s.Nodes[0].Port, 10))) {
+			t.Errorf("shard %+v: want one node of %v, announced on 127.0.0.1, with one slot range", s, cl.Addrs)
 		}
 	}
 	if err := c.Set(t.Context(), t.Name(), "v", 0).Err(); err != nil {
