@@ -36,10 +36,12 @@
 // Sentinels are asked without credentials; redis.username and
 // redis.password authenticate to the master and to every cluster node.
 //
-// A command that needs one server (a backup's SCAN and DUMP, an ACL
-// rotation, a triage scan) calls [OpenNode], which refuses Sentinel and
-// Cluster with [ErrNotStandalone] unless [Options.Addr] names the node.
-// That refusal is the only one: commands do not check the mode themselves.
+// A command that needs one server (a backup's SCAN, DUMP and SYNC, an ACL
+// rotation, triage's ratelimit and sessions commands) calls [OpenNode] or
+// [Dial], or [Endpoint.Node] to refuse before it asks anything; they
+// refuse Sentinel and Cluster with [ErrNotStandalone] unless
+// [Options.Addr] names the node. That is the one rule: commands do not
+// compare redis.mode themselves, they add their own advice to the error.
 //
 // # TLS
 //
