@@ -251,7 +251,14 @@ func redisValue(ctx context.Context, c *redis.Client, key string) (string, error
 func compareRedis(t testing.TB, a, b RedisConn) {
 	t.Helper()
 	ctx := context.Background()
-	ca, cb := newRedisClient(a), newRedisClient(b)
+	ca, err := a.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, err := b.client()
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer ca.Close()
 	defer cb.Close()
 	keys, err := ca.Keys(ctx, "*").Result()

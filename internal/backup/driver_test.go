@@ -215,20 +215,20 @@ func setupRedisKeys(t *testing.T) (Source, func(*testing.T) Target, func(*testin
 	fillRedis(t, src.Addr, 0)
 	dst := testenv.Redis(t)
 	var db atomic.Int32
-	return &RedisKeysSource{Conn: RedisConn{Addr: src.Addr}},
+	return &RedisKeysSource{Conn: redisAt(src.Addr, 0, "")},
 		func(t *testing.T) Target {
 			// Each target is a database of its own.
-			return &RedisKeysTarget{Conn: RedisConn{Addr: dst.Addr, DB: int(db.Add(1))}}
+			return &RedisKeysTarget{Conn: redisAt(dst.Addr, int(db.Add(1)), "")}
 		},
 		func(t *testing.T, tg Target) {
-			compareRedis(t, RedisConn{Addr: src.Addr}, tg.(*RedisKeysTarget).Conn)
+			compareRedis(t, redisAt(src.Addr, 0, ""), tg.(*RedisKeysTarget).Conn)
 		}
 }
 
 func setupRedisRDB(t *testing.T) (Source, func(*testing.T) Target, func(*testing.T, Target)) {
 	src := testenv.Redis(t)
 	fillRedis(t, src.Addr, 0)
-	return &RedisRDBSource{Conn: RedisConn{Addr: src.Addr}},
+	return &RedisRDBSource{Conn: redisAt(src.Addr, 0, "")},
 		func(t *testing.T) Target {
 			return &FileTarget{PartKind: KindRedisRDB, Path: filepath.Join(t.TempDir(), "dump.rdb")}
 		},

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -46,36 +44,6 @@ type keyRecord struct {
 	Keys     int64  `json:"keys,omitempty"`
 }
 
-func newRedisClient(c RedisConn) *redis.Client {
-	return redis.NewClient(&redis.Options{
-		Network:         c.Network,
-		Addr:            c.Addr,
-		Password:        c.Password,
-		DB:              c.DB,
-		DialTimeout:     c.timeout(),
-		ReadTimeout:     time.Minute,
-		WriteTimeout:    time.Minute,
-		MaxRetries:      -1, // fail instead of retrying a DUMP on a slow server
-		DialerRetries:   1,
-		PoolSize:        2,
-		DisableIdentity: true,
-	})
-}
-
-// redisClientError classifies a go-redis error.
-func redisClientError(err error, c RedisConn, what string) error {
-	msg := err.Error()
-	switch {
-	case strings.HasPrefix(msg, "WRONGPASS"), strings.HasPrefix(msg, "NOAUTH"), strings.HasPrefix(msg, "NOPERM"),
-		strings.Contains(msg, "invalid password"):
-		return fmt.Errorf("%w: Redis %s: %s: %s", ErrAuth, c.Addr, what, msg)
-	case strings.Contains(msg, "dial"), strings.Contains(msg, "connection refused"), strings.Contains(msg, "i/o timeout"),
-		errors.Is(err, io.EOF):
-		return fmt.Errorf("%w: Redis %s: %s: %v", ErrUnreachable, c.Addr, what, err)
-	}
-	return fmt.Errorf("redis %s: %s: %w", c.Addr, what, err)
-}
-
 // RedisKeysSource dumps one Redis database key by key: SCAN for the keys,
 // then DUMP and PTTL for each, pipelined. Unlike the RDB, the result
 // restores into any running Redis of the same or a newer version,
@@ -96,20 +64,23 @@ func (s *RedisKeysSource) Spec() PartSpec {
 // Dump writes the key dump to w.
 func (s *RedisKeysSource) Dump(ctx context.Context, w io.Writer) (DumpResult, error) {
 	var res DumpResult
-	c := newRedisClient(s.Conn)
+	c, err := s.Conn.client()
+	if err != nil {
+		return res, err
+	}
 	defer c.Close()
 	info, err := c.Info(ctx, "server").Result()
 	if err != nil {
-		return res, redisClientError(err, s.Conn, "INFO")
+		return res, redisFailure(err, s.Conn, "INFO")
 	}
 	res.ServerVersion = infoField(info, "redis_version")
 	now, err := c.Time(ctx).Result()
 	if err != nil {
-		return res, redisClientError(err, s.Conn, "TIME")
+		return res, redisFailure(err, s.Conn, "TIME")
 	}
 	bw := bufio.NewWriterSize(w, 256<<10)
 	enc := json.NewEncoder(bw)
-	if err := enc.Encode(keyDumpHeader{Format: FormatRedisKeys, Version: keyDumpVersion, DB: s.Conn.DB, RedisVersion: res.ServerVersion, TimeMS: now.UnixMilli()}); err != nil {
+	if err := enc.Encode(keyDumpHeader{Format: FormatRedisKeys, Version: keyDumpVersion, DB: s.Conn.Server.DB, RedisVersion: res.ServerVersion, TimeMS: now.UnixMilli()}); err != nil {
 		return res, err
 	}
 	// SCAN may return a key more than once while the keyspace is rehashed.
@@ -118,7 +89,7 @@ func (s *RedisKeysSource) Dump(ctx context.Context, w io.Writer) (DumpResult, er
 	for {
 		keys, next, err := c.Scan(ctx, cursor, "*", keyBatch).Result()
 		if err != nil {
-			return res, redisClientError(err, s.Conn, "SCAN")
+			return res, redisFailure(err, s.Conn, "SCAN")
 		}
 		fresh := keys[:0]
 		for _, k := range keys {
@@ -130,7 +101,7 @@ func (s *RedisKeysSource) Dump(ctx context.Context, w io.Writer) (DumpResult, er
 		if len(fresh) > 0 {
 			n, err := dumpKeys(ctx, c, fresh, enc)
 			if err != nil {
-				return res, redisClientError(err, s.Conn, "DUMP")
+				return res, redisFailure(err, s.Conn, "DUMP")
 			}
 			res.Entries += n
 		}
@@ -275,21 +246,27 @@ func (t *RedisKeysTarget) String() string { return t.Conn.String() }
 
 // Prepare checks that the database is reachable and empty.
 func (t *RedisKeysTarget) Prepare(ctx context.Context) error {
-	c := newRedisClient(t.Conn)
+	c, err := t.Conn.client()
+	if err != nil {
+		return err
+	}
 	defer c.Close()
 	n, err := c.DBSize(ctx).Result()
 	if err != nil {
-		return redisClientError(err, t.Conn, "DBSIZE")
+		return redisFailure(err, t.Conn, "DBSIZE")
 	}
 	if n > 0 && !t.Force {
-		return fmt.Errorf("%w: database %d holds %d keys; restore into an empty database, or overwrite with force", ErrTargetNotEmpty, t.Conn.DB, n)
+		return fmt.Errorf("%w: database %d holds %d keys; restore into an empty database, or overwrite with force", ErrTargetNotEmpty, t.Conn.Server.DB, n)
 	}
 	return nil
 }
 
 // Restore restores the keys.
 func (t *RedisKeysTarget) Restore(ctx context.Context, r io.Reader, _ Part) (Restored, error) {
-	c := newRedisClient(t.Conn)
+	c, err := t.Conn.client()
+	if err != nil {
+		return Restored{}, err
+	}
 	defer c.Close()
 	var (
 		batch    []keyRecord
@@ -302,7 +279,7 @@ func (t *RedisKeysTarget) Restore(ctx context.Context, r io.Reader, _ Part) (Res
 		}
 		now, err := c.Time(ctx).Result()
 		if err != nil {
-			return redisClientError(err, t.Conn, "TIME")
+			return redisFailure(err, t.Conn, "TIME")
 		}
 		pipe := c.Pipeline()
 		cmds := make([]*redis.Cmd, 0, len(batch))
@@ -322,16 +299,16 @@ func (t *RedisKeysTarget) Restore(ctx context.Context, r io.Reader, _ Part) (Res
 		if _, err := pipe.Exec(ctx); err != nil {
 			for i, cmd := range cmds {
 				if cmd.Err() != nil {
-					return redisClientError(cmd.Err(), t.Conn, fmt.Sprintf("RESTORE %q", batch[i].Key))
+					return redisFailure(cmd.Err(), t.Conn, fmt.Sprintf("RESTORE %q", batch[i].Key))
 				}
 			}
-			return redisClientError(err, t.Conn, "RESTORE")
+			return redisFailure(err, t.Conn, "RESTORE")
 		}
 		restored += int64(len(batch))
 		batch = batch[:0]
 		return nil
 	}
-	_, _, err := readKeyDump(ctx, r, func(rec keyRecord) error {
+	_, _, err = readKeyDump(ctx, r, func(rec keyRecord) error {
 		batch = append(batch, rec)
 		if len(batch) == keyBatch {
 			return flush()

@@ -13,26 +13,48 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tars-ops/tarsctl/internal/redisconn"
 )
 
-// RedisConn says how to reach a standalone Redis.
+// RedisConn says how to reach one Redis server: the standalone server
+// (or one named node) of an endpoint that redisconn.FromConfig builds from
+// the configuration — with its ACL user, password and TLS — and how long
+// connecting may take.
 type RedisConn struct {
-	// Network is "tcp" (the default) or "unix".
-	Network string
-	Addr    string // host:port, or a socket path
-
-	Password string
-	DB       int
+	Server redisconn.Endpoint
 	// Timeout bounds connecting; 0 means DefaultConnectTimeout.
 	Timeout time.Duration
 }
 
-// String names the server and database, without the password.
+// String names the server and database, without the password:
+// redis://HOST:PORT/DB, rediss:// over TLS, unix://PATH?db=DB.
 func (c RedisConn) String() string {
-	if c.Network == "unix" {
-		return fmt.Sprintf("unix://%s?db=%d", c.Addr, c.DB)
+	return c.url(true)
+}
+
+// url is String, with the database or without.
+func (c RedisConn) url(db bool) string {
+	addr := ""
+	if len(c.Server.Addrs) > 0 {
+		addr = c.Server.Addrs[0]
 	}
-	return fmt.Sprintf("redis://%s/%d", c.Addr, c.DB)
+	switch {
+	case c.Server.Network == "unix" && db:
+		return fmt.Sprintf("unix://%s?db=%d", addr, c.Server.DB)
+	case c.Server.Network == "unix":
+		return "unix://" + addr
+	}
+	scheme := "redis"
+	if c.Server.TLS != nil {
+		scheme = "rediss"
+	}
+	if !db {
+		return scheme + "://" + addr
+	}
+	return fmt.Sprintf("%s://%s/%d", scheme, addr, c.Server.DB)
 }
 
 func (c RedisConn) timeout() time.Duration {
@@ -40,6 +62,45 @@ func (c RedisConn) timeout() time.Duration {
 		return c.Timeout
 	}
 	return DefaultConnectTimeout
+}
+
+// options are the client options of backups: long reads and writes (a
+// DUMP or RESTORE of a large key, a slow server), no retries (a command is
+// not sent twice), two connections.
+func (c RedisConn) options() redisconn.Options {
+	return redisconn.Options{
+		DialTimeout:  c.timeout(),
+		ReadTimeout:  time.Minute,
+		WriteTimeout: time.Minute,
+		PoolSize:     2,
+	}
+}
+
+// client opens the go-redis client of the one server.
+func (c RedisConn) client() (*redis.Client, error) {
+	rc, _, err := redisconn.OpenNode(c.Server, c.options())
+	if err != nil {
+		return nil, redisFailure(err, c, "connect")
+	}
+	return rc, nil
+}
+
+// redisFailure classifies a failure talking to the server (a go-redis
+// error or a reply of the replication handshake) with redisconn's one
+// classification: refused credentials are [ErrAuth], no connection
+// [ErrUnreachable], a configuration that names no single server
+// [ErrUnsupported].
+func redisFailure(err error, c RedisConn, what string) error {
+	err = redisconn.Classify(err)
+	switch {
+	case errors.Is(err, redisconn.ErrPermission):
+		return fmt.Errorf("%w: redis %s: %s: %w", ErrAuth, c.url(false), what, err)
+	case errors.Is(err, redisconn.ErrUnreachable):
+		return fmt.Errorf("%w: redis %s: %s: %w", ErrUnreachable, c.url(false), what, err)
+	case errors.Is(err, redisconn.ErrNotStandalone), errors.Is(err, redisconn.ErrConfig):
+		return fmt.Errorf("%w: %w", ErrUnsupported, err)
+	}
+	return fmt.Errorf("redis %s: %s: %w", c.url(false), what, err)
 }
 
 // rdbIdleTimeout is how long a replication transfer may stay silent. While
@@ -61,33 +122,36 @@ var _ Source = (*RedisRDBSource)(nil)
 
 // Spec describes the part.
 func (s *RedisRDBSource) Spec() PartSpec {
-	return PartSpec{Name: "redis-rdb", Kind: KindRedisRDB, Format: FormatRDB, Source: "redis://" + s.Conn.Addr, Ext: ".rdb", Compress: true}
+	return PartSpec{Name: "redis-rdb", Kind: KindRedisRDB, Format: FormatRDB, Source: s.Conn.url(false), Ext: ".rdb", Compress: true}
 }
 
 // Dump streams the snapshot to w.
 func (s *RedisRDBSource) Dump(ctx context.Context, w io.Writer) (DumpResult, error) {
 	var res DumpResult
-	d := net.Dialer{Timeout: s.Conn.timeout()}
-	conn, err := d.DialContext(ctx, "tcp", s.Conn.Addr)
+	conn, _, err := redisconn.Dial(ctx, s.Conn.Server, s.Conn.options())
 	if err != nil {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		return res, fmt.Errorf("%w: Redis %s: %v", ErrUnreachable, s.Conn.Addr, err)
+		return res, redisFailure(err, s.Conn, "connect")
 	}
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	rc := &respConn{c: conn, r: bufio.NewReaderSize(deadlineReader{conn}, 64<<10)}
 
-	if s.Conn.Password != "" {
-		if err := rc.simple("AUTH", s.Conn.Password); err != nil {
-			return res, redisReplyError(err, s.Conn.Addr, "AUTH")
+	if pw := s.Conn.Server.Password; pw != "" {
+		auth := []string{"AUTH", pw}
+		if u := s.Conn.Server.Username; u != "" {
+			auth = []string{"AUTH", u, pw}
+		}
+		if err := rc.simple(auth...); err != nil {
+			return res, redisFailure(err, s.Conn, "AUTH")
 		}
 	}
 	info, err := rc.bulk("INFO", "server")
 	if err != nil {
-		return res, redisReplyError(err, s.Conn.Addr, "INFO")
+		return res, redisFailure(err, s.Conn, "INFO")
 	}
 	res.ServerVersion = infoField(info, "redis_version")
 	// Redis 7+: send only the snapshot, do not treat us as a replica.
@@ -102,7 +166,7 @@ func (s *RedisRDBSource) Dump(ctx context.Context, w io.Writer) (DumpResult, err
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		return res, redisReplyError(err, s.Conn.Addr, "SYNC")
+		return res, redisFailure(err, s.Conn, "SYNC")
 	}
 	if _, err := check.result(); err != nil {
 		return res, err
@@ -125,10 +189,14 @@ func (d deadlineReader) Read(p []byte) (int, error) {
 	return d.c.Read(p)
 }
 
-// redisError is an error reply (-ERR ...).
+// redisError is an error reply (-ERR ...). Its RedisError method makes it
+// a go-redis reply error, which redisconn.Classify reads.
 type redisError string
 
 func (e redisError) Error() string { return string(e) }
+
+// RedisError marks a reply error, as go-redis's redis.Error interface wants.
+func (redisError) RedisError() {}
 
 func isRedisError(err error) bool {
 	var re redisError
@@ -252,24 +320,6 @@ func copyUntilMark(w io.Writer, r io.Reader, mark []byte) error {
 			return fmt.Errorf("SYNC: the snapshot stopped before its end mark: %w", err)
 		}
 	}
-}
-
-// redisReplyError classifies a failure talking to Redis.
-func redisReplyError(err error, addr, cmd string) error {
-	var re redisError
-	if errors.As(err, &re) {
-		msg := string(re)
-		if strings.HasPrefix(msg, "WRONGPASS") || strings.HasPrefix(msg, "NOAUTH") || strings.HasPrefix(msg, "NOPERM") ||
-			strings.Contains(msg, "invalid password") || strings.Contains(msg, "invalid username-password") {
-			return fmt.Errorf("%w: Redis %s refused %s: %s", ErrAuth, addr, cmd, msg)
-		}
-		return fmt.Errorf("redis %s: %s: %s", addr, cmd, msg)
-	}
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("%w: Redis %s: %s: %v", ErrUnreachable, addr, cmd, err)
-	}
-	return fmt.Errorf("redis %s: %s: %w", addr, cmd, err)
 }
 
 // infoField returns a field of an INFO reply.

@@ -13,8 +13,16 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tars-ops/tarsctl/internal/config"
+	"github.com/tars-ops/tarsctl/internal/redisconn"
 	"github.com/tars-ops/tarsctl/internal/testenv"
 )
+
+// redisAt is the connection to database db of the standalone server at
+// addr, with password (none when empty).
+func redisAt(addr string, db int, password string) RedisConn {
+	return RedisConn{Server: redisconn.Endpoint{Addrs: []string{addr}, DB: db, Password: password}}
+}
 
 func TestCRCJones(t *testing.T) {
 	t.Parallel()
@@ -111,8 +119,8 @@ func TestRedisAuthAndUnreachable(t *testing.T) {
 	l.Close()
 
 	for _, src := range []Source{
-		&RedisRDBSource{Conn: RedisConn{Addr: srv.Addr, Password: "s3cret pass"}},
-		&RedisKeysSource{Conn: RedisConn{Addr: srv.Addr, Password: "s3cret pass"}},
+		&RedisRDBSource{Conn: redisAt(srv.Addr, 0, "s3cret pass")},
+		&RedisKeysSource{Conn: redisAt(srv.Addr, 0, "s3cret pass")},
 	} {
 		s := create(t, newRepo(t), nil, src)
 		if p := s.Manifest.Parts[0]; !strings.HasPrefix(p.ServerVersion, "7.") || strings.Contains(p.Source, "s3cret") {
@@ -123,15 +131,71 @@ func TestRedisAuthAndUnreachable(t *testing.T) {
 		src  Source
 		want error
 	}{
-		{&RedisRDBSource{Conn: RedisConn{Addr: srv.Addr, Password: "wrong"}}, ErrAuth},
-		{&RedisRDBSource{Conn: RedisConn{Addr: srv.Addr}}, ErrAuth},
-		{&RedisKeysSource{Conn: RedisConn{Addr: srv.Addr, Password: "wrong"}}, ErrAuth},
-		{&RedisRDBSource{Conn: RedisConn{Addr: closed}}, ErrUnreachable},
-		{&RedisKeysSource{Conn: RedisConn{Addr: closed}}, ErrUnreachable},
+		{&RedisRDBSource{Conn: redisAt(srv.Addr, 0, "wrong")}, ErrAuth},
+		{&RedisRDBSource{Conn: redisAt(srv.Addr, 0, "")}, ErrAuth},
+		{&RedisKeysSource{Conn: redisAt(srv.Addr, 0, "wrong")}, ErrAuth},
+		{&RedisRDBSource{Conn: redisAt(closed, 0, "")}, ErrUnreachable},
+		{&RedisKeysSource{Conn: redisAt(closed, 0, "")}, ErrUnreachable},
 	} {
 		_, err := newRepo(t).Create(t.Context(), CreateOptions{Sources: []Source{tt.src}})
 		if !errors.Is(err, tt.want) || strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("%s %s: %v, want %v", tt.src.Spec().Name, tt.src.Spec().Source, err, tt.want)
+		}
+	}
+}
+
+// TestRedisTLSAndACLUser backs up a server that speaks TLS only and
+// admits only an ACL user, through the endpoint the configuration gives:
+// both sources authenticate as that user over TLS, and a restore goes the
+// same way.
+func TestRedisTLSAndACLUser(t *testing.T) {
+	t.Parallel()
+	certs := testenv.TLSCerts(t)
+	srv := testenv.RedisWith(t, testenv.RedisOptions{
+		Users: []string{"backup on >backup-pw ~* &* +@all", "default off"},
+		TLS:   &testenv.RedisTLS{CertFile: certs.CertFile, KeyFile: certs.KeyFile, CAFile: certs.CAFile},
+	})
+	e, err := redisconn.FromConfig(config.RedisConfig{Host: "127.0.0.1", Port: srv.Port, Username: "backup", DB: 2,
+		TLS: config.RedisTLSConfig{Enabled: true, CAFile: certs.CAFile}}, "backup-pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := RedisConn{Server: e}
+	c, err := conn.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := t.Context()
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := conn.String(); got != "rediss://"+srv.Addr+"/2" {
+		t.Errorf("String = %q", got)
+	}
+	r := newRepo(t)
+	set := create(t, r, nil, &RedisRDBSource{Conn: conn}, &RedisKeysSource{Conn: conn})
+	for _, p := range set.Manifest.Parts {
+		if p.Entries == 0 && p.Kind == KindRedisKeys {
+			t.Errorf("part %s: no keys", p.Name)
+		}
+		if !strings.HasPrefix(p.Source, "rediss://") || strings.Contains(p.Source, "backup-pw") {
+			t.Errorf("part %s: source %q", p.Name, p.Source)
+		}
+	}
+	// A wrong password over TLS is still a refused password.
+	bad := conn
+	bad.Server.Password = "wrong"
+	for _, src := range []Source{&RedisRDBSource{Conn: bad}, &RedisKeysSource{Conn: bad}} {
+		if _, err := newRepo(t).Create(ctx, CreateOptions{Sources: []Source{src}}); !errors.Is(err, ErrAuth) {
+			t.Errorf("%s with a wrong password: %v, want ErrAuth", src.Spec().Name, err)
+		}
+	}
+	// A Sentinel or Cluster endpoint names no single server.
+	cluster := RedisConn{Server: redisconn.Endpoint{Mode: config.RedisCluster, Addrs: []string{srv.Addr}}}
+	for _, src := range []Source{&RedisRDBSource{Conn: cluster}, &RedisKeysSource{Conn: cluster}} {
+		if _, err := newRepo(t).Create(ctx, CreateOptions{Sources: []Source{src}}); !errors.Is(err, ErrUnsupported) {
+			t.Errorf("%s of a cluster: %v, want ErrUnsupported", src.Spec().Name, err)
 		}
 	}
 }
@@ -159,7 +223,7 @@ func TestRedisKeysExpiredSinceBackup(t *testing.T) {
 	_ = enc.Encode(keyRecord{End: true, Keys: 2})
 	r := newRepo(t)
 	s := create(t, r, nil, &rawSource{spec: (&RedisKeysSource{}).Spec(), data: dump.Bytes(), entries: 2})
-	tg := &RedisKeysTarget{Conn: RedisConn{Addr: src.Addr, DB: 3}}
+	tg := &RedisKeysTarget{Conn: redisAt(src.Addr, 3, "")}
 	done, err := r.Restore(ctx, s, RestoreOptions{Targets: map[string]Target{"redis-keys": tg}})
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +237,7 @@ func TestRedisKeysExpiredSinceBackup(t *testing.T) {
 	// A dump cut before its end record is refused.
 	cut := dump.Bytes()[:bytes.LastIndex(dump.Bytes()[:dump.Len()-1], []byte("\n"))+1]
 	s2 := create(t, r, nil, &rawSource{spec: (&RedisKeysSource{}).Spec(), data: cut, entries: 2})
-	_, err = r.Restore(ctx, s2, RestoreOptions{Targets: map[string]Target{"redis-keys": &RedisKeysTarget{Conn: RedisConn{Addr: src.Addr, DB: 4}}}})
+	_, err = r.Restore(ctx, s2, RestoreOptions{Targets: map[string]Target{"redis-keys": &RedisKeysTarget{Conn: redisAt(src.Addr, 4, "")}}})
 	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "without its end record") {
 		t.Errorf("cut dump: %v", err)
 	}

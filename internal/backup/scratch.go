@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/tars-ops/tarsctl/internal/crypto"
+
+	"github.com/tars-ops/tarsctl/internal/redisconn"
 )
 
 // ScratchOptions say where deep verification runs its scratch servers.
@@ -92,7 +94,10 @@ func deepCheck(ctx context.Context, setDir string, p Part, keys *crypto.Keyring,
 			return "", err
 		}
 		defer srv.stop()
-		c := newRedisClient(srv.redisConn())
+		c, err := srv.redisConn().client()
+		if err != nil {
+			return "", err
+		}
 		defer c.Close()
 		info, err := c.Info(ctx, "keyspace").Result()
 		if err != nil {
@@ -113,7 +118,10 @@ func deepCheck(ctx context.Context, setDir string, p Part, keys *crypto.Keyring,
 		if res.Entries+res.Skipped != p.Entries {
 			return "", fmt.Errorf("%w: restored %d keys, the manifest says %d", ErrCorrupt, res.Entries, p.Entries)
 		}
-		c := newRedisClient(srv.redisConn())
+		c, err := srv.redisConn().client()
+		if err != nil {
+			return "", err
+		}
 		defer c.Close()
 		n, err := c.DBSize(ctx).Result()
 		if err != nil {
@@ -325,7 +333,7 @@ func startScratchRedis(ctx context.Context, dir string, opts ScratchOptions) (*s
 }
 
 func (s *scratchServer) redisConn() RedisConn {
-	return RedisConn{Network: "unix", Addr: filepath.Join(s.dir, "redis.sock")}
+	return RedisConn{Server: redisconn.Endpoint{Network: "unix", Addrs: []string{filepath.Join(s.dir, "redis.sock")}}}
 }
 
 // startScratchPostgres initialises and starts a PostgreSQL in dir/pg,

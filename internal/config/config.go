@@ -117,6 +117,23 @@ type RedisConfig struct {
 	// go-redis's defaults: 10 per CPU, no maximum age).
 	PoolSize        int           `mapstructure:"pool_size" doc:"Redis connections per daemon (0: 10 per CPU)"`
 	ConnMaxLifetime time.Duration `mapstructure:"conn_max_lifetime" doc:"close Redis connections older than this (0: never)"`
+	// TLS encrypts every connection: to the server, to the sentinels and
+	// to each cluster node alike.
+	TLS RedisTLSConfig `mapstructure:"tls"`
+}
+
+// RedisTLSConfig turns on TLS to Redis. Server certificates are always
+// verified: against CAFile (the system's roots when empty), for
+// ServerName (the host connected to when empty). There is deliberately
+// no switch that skips verification: it would hand redis.password to
+// whoever answers; a private CA goes in CAFile, a name the certificate
+// does not carry in ServerName.
+type RedisTLSConfig struct {
+	Enabled    bool   `mapstructure:"enabled" doc:"connect to Redis over TLS (server, sentinels and cluster nodes)"`
+	CAFile     string `mapstructure:"ca_file" doc:"CA bundle (PEM) that signed the Redis certificates (empty: the system's roots)"`
+	CertFile   string `mapstructure:"cert_file" doc:"client certificate (PEM), for servers that ask for one (tls-auth-clients)"`
+	KeyFile    string `mapstructure:"key_file" doc:"client private key (PEM) of redis.tls.cert_file"`
+	ServerName string `mapstructure:"server_name" doc:"name the server certificates must carry (empty: the host connected to)"`
 }
 
 // Database drivers.

@@ -120,5 +120,12 @@ func defaults() map[string]any {
 		"redis.username":          "",
 		"redis.pool_size":         0,
 		"redis.conn_max_lifetime": time.Duration(0),
+
+		// TLS to Redis.
+		"redis.tls.enabled":     false,
+		"redis.tls.ca_file":     "",
+		"redis.tls.cert_file":   "",
+		"redis.tls.key_file":    "",
+		"redis.tls.server_name": "",
 	}
 }

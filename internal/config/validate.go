@@ -82,11 +82,29 @@ func (c *Config) validate(origin map[string]string) []Problem {
 	if c.Redis.Enabled && c.Redis.Host == "" && len(c.Redis.Addrs) == 0 {
 		add("redis.enabled", "is true but neither redis.host nor redis.addrs is set")
 	}
+	if c.Redis.Enabled && (c.Redis.Mode == "" || c.Redis.Mode == RedisStandalone) && c.Redis.Host != "" && len(c.Redis.Addrs) > 0 {
+		// The mode says how to connect, never the number of addresses.
+		add("redis.addrs", "is for sentinel and cluster modes; standalone mode connects to redis.host:redis.port alone (set redis.mode, or leave redis.addrs empty)")
+	}
 	if c.Redis.Mode == RedisSentinel && c.Redis.SentinelMaster == "" {
 		add("redis.mode", "is sentinel but redis.sentinel_master is not set; set it to the Sentinel master name")
 	}
 	if c.Redis.Mode == RedisCluster && c.Redis.DB != 0 {
 		add("redis.db", "Redis Cluster has only database 0, got %d", c.Redis.DB)
+	}
+	if t := c.Redis.TLS; !t.Enabled {
+		// A TLS setting without TLS is a forgotten switch: the password
+		// would travel in clear while the file says otherwise.
+		for _, kv := range [][2]string{{"redis.tls.ca_file", t.CAFile}, {"redis.tls.cert_file", t.CertFile},
+			{"redis.tls.key_file", t.KeyFile}, {"redis.tls.server_name", t.ServerName}} {
+			if kv[1] != "" {
+				add(kv[0], "is set but redis.tls.enabled is false; set redis.tls.enabled: true to connect over TLS")
+			}
+		}
+	} else if t.CertFile != "" && t.KeyFile == "" {
+		add("redis.tls.cert_file", "a client certificate needs its key; set redis.tls.key_file too")
+	} else if t.KeyFile != "" && t.CertFile == "" {
+		add("redis.tls.key_file", "a client key needs its certificate; set redis.tls.cert_file too")
 	}
 
 	switch c.Database.Driver {

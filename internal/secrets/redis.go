@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/tars-ops/tarsctl/internal/auth"
 	"github.com/tars-ops/tarsctl/internal/config"
+	"github.com/tars-ops/tarsctl/internal/redisconn"
 )
 
 // Errors of the Redis password rotation, for errors.Is.
@@ -24,9 +23,10 @@ var (
 	// which tarsctl cannot change under running daemons.
 	ErrRedisPasswordNotInFile = errors.New("the Redis password is not kept in a file")
 	// ErrRedisPermission: Redis refused the credentials or the ACL command.
-	ErrRedisPermission = errors.New("redis permission denied")
-	// ErrRedisUnreachable: no connection to Redis.
-	ErrRedisUnreachable = errors.New("redis unreachable")
+	// It is [redisconn.ErrPermission], which classifies go-redis's errors.
+	ErrRedisPermission = redisconn.ErrPermission
+	// ErrRedisUnreachable: no connection to Redis; [redisconn.ErrUnreachable].
+	ErrRedisUnreachable = redisconn.ErrUnreachable
 	// ErrRedisUnsupported: a setup the rotation does not handle.
 	ErrRedisUnsupported = errors.New("unsupported redis setup")
 )
@@ -100,8 +100,10 @@ func (f FileStore) Restore(_ context.Context, old, _ string) error {
 
 // RedisRotateOptions are the inputs of [RotateRedisPassword].
 type RedisRotateOptions struct {
-	Addr string // host:port of the Redis server
-	DB   int
+	// Redis is the one server whose ACL changes (its TLS settings and
+	// database; its user and password are ignored: User and Store give
+	// them). A Sentinel or Cluster endpoint is refused.
+	Redis redisconn.Endpoint
 	// User is the ACL user whose password rotates ("default" when empty).
 	User string
 	// Store holds the password the daemons use.
@@ -137,31 +139,32 @@ type RedisRotation struct {
 }
 
 // RedisTarget checks that cfg keeps the Redis password where a rotation
-// can change it (redis.password: file:PATH, standalone mode) and returns
-// the address, user and file.
-func RedisTarget(cfg *config.Config) (addr, user, file string, err error) {
+// can change it (redis.password: file:PATH, one standalone server) and
+// returns the server, user and file.
+func RedisTarget(cfg *config.Config) (server redisconn.Endpoint, user, file string, err error) {
 	pw := string(cfg.Redis.Password)
 	switch {
 	case pw == "":
-		return "", "", "", fmt.Errorf("%w: redis.password is not set; set it to file:PATH (for example the redis_password file `tarsctl secrets generate` writes)", ErrRedisPasswordNotInFile)
+		return server, "", "", fmt.Errorf("%w: redis.password is not set; set it to file:PATH (for example the redis_password file `tarsctl secrets generate` writes)", ErrRedisPasswordNotInFile)
 	case strings.HasPrefix(pw, "env:"):
-		return "", "", "", fmt.Errorf("%w: redis.password is %s, and an environment variable cannot change under running daemons; put the password in a file (0600) and set redis.password to file:PATH", ErrRedisPasswordNotInFile, pw)
+		return server, "", "", fmt.Errorf("%w: redis.password is %s, and an environment variable cannot change under running daemons; put the password in a file (0600) and set redis.password to file:PATH", ErrRedisPasswordNotInFile, pw)
 	case !strings.HasPrefix(pw, "file:"):
-		return "", "", "", fmt.Errorf("%w: redis.password is a literal in the configuration; put the password in a file (0600) and set redis.password to file:PATH, which the daemons re-read for each new connection", ErrRedisPasswordNotInFile)
+		return server, "", "", fmt.Errorf("%w: redis.password is a literal in the configuration; put the password in a file (0600) and set redis.password to file:PATH, which the daemons re-read for each new connection", ErrRedisPasswordNotInFile)
 	}
 	file = strings.TrimPrefix(pw, "file:")
-	if m := cfg.Redis.Mode; m != "" && m != config.RedisStandalone {
-		return "", "", "", fmt.Errorf("%w: redis.mode %s: ACLs are per server and not replicated; rotate on each node by hand (ACL SETUSER on every node), or point tarsctl at each node in standalone mode", ErrRedisUnsupported, m)
+	// The password comes from the file when the rotation starts.
+	e, err := redisconn.FromConfig(cfg.Redis, "")
+	if err != nil {
+		return server, "", "", err
 	}
-	port := cfg.Redis.Port
-	if port == 0 {
-		port = 6379
+	if server, err = e.Node(""); err != nil {
+		return server, "", "", fmt.Errorf("%w: %w: ACLs are per server and not replicated; rotate on each node by hand (ACL SETUSER on every node), or point tarsctl at each node in standalone mode", ErrRedisUnsupported, err)
 	}
 	user = cfg.Redis.Username
 	if user == "" {
 		user = "default"
 	}
-	return net.JoinHostPort(cfg.Redis.Host, strconv.Itoa(port)), user, file, nil
+	return server, user, file, nil
 }
 
 // RotateRedisPassword rotates an ACL user's password with no moment at
@@ -181,7 +184,12 @@ func RotateRedisPassword(ctx context.Context, o RedisRotateOptions) (RedisRotati
 	if o.User == "" {
 		o.User = "default"
 	}
-	res := RedisRotation{User: o.User, Store: o.Store.String(), Addr: o.Addr, DryRun: o.DryRun, Steps: []RedisStep{}}
+	res := RedisRotation{User: o.User, Store: o.Store.String(), Addr: o.Redis.String(), DryRun: o.DryRun, Steps: []RedisStep{}}
+	server, err := o.Redis.Node("")
+	if err != nil {
+		return res, fmt.Errorf("%w: %w", ErrRedisUnsupported, err)
+	}
+	o.Redis = server
 	done := func(name, format string, args ...any) {
 		s := RedisStep{Name: name, Detail: fmt.Sprintf(format, args...)}
 		res.Steps = append(res.Steps, s)
@@ -198,10 +206,13 @@ func RotateRedisPassword(ctx context.Context, o RedisRotateOptions) (RedisRotati
 	}
 
 	// Step 0: the old password is the user's, and the admin may run ACL.
-	if err := authPing(ctx, o.Addr, o.DB, o.User, old); err != nil {
+	if err := authPing(ctx, o.Redis, o.User, old); err != nil {
 		return res, fmt.Errorf("the password in %s does not authenticate as %s: %w", o.Store, o.User, err)
 	}
-	admin := newAdmin(o, old)
+	admin, err := newAdmin(o, old)
+	if err != nil {
+		return res, err
+	}
 	defer admin.Close()
 	flags, err := admin.userFlags(ctx, o.User)
 	if err != nil {
@@ -258,7 +269,7 @@ func RotateRedisPassword(ctx context.Context, o RedisRotateOptions) (RedisRotati
 	done(StepRedisWrite, "wrote the new password to %s", o.Store)
 	done(StepRedisDaemons, "%s", daemons)
 
-	if err := authPing(ctx, o.Addr, o.DB, o.User, newPW); err != nil {
+	if err := authPing(ctx, o.Redis, o.User, newPW); err != nil {
 		return rollback(fmt.Errorf("verify the new password: %w", err))
 	}
 	done(StepRedisVerifyNew, "AUTH %s with the new password and PING: PONG", o.User)
@@ -268,7 +279,7 @@ func RotateRedisPassword(ctx context.Context, o RedisRotateOptions) (RedisRotati
 	}
 	done(StepRedisRemoveOld, "ACL SETUSER %s <OLD: open connections stay authenticated", o.User)
 
-	err = authPing(ctx, o.Addr, o.DB, o.User, old)
+	err = authPing(ctx, o.Redis, o.User, old)
 	switch {
 	case err == nil:
 		return res, fmt.Errorf("the old password still authenticates as %s after ACL SETUSER <OLD", o.User)
@@ -285,43 +296,21 @@ func RotateRedisPassword(ctx context.Context, o RedisRotateOptions) (RedisRotati
 // pods and waits for them).
 const rollbackTimeout = 10 * time.Minute
 
-// authPing opens a fresh connection as user with password and PINGs.
-// Refused credentials are [ErrRedisPermission]; no connection is
+// redisOptions tune the rotation's clients: one connection each, no
+// retries (a command must not run twice, nor on a connection that
+// authenticated otherwise).
+var redisOptions = redisconn.Options{PoolSize: 1, DialTimeout: 5 * time.Second}
+
+// authPing opens a fresh connection to server as user with password and
+// PINGs. Refused credentials are [ErrRedisPermission]; no connection is
 // [ErrRedisUnreachable].
-func authPing(ctx context.Context, addr string, db int, user, password string) error {
-	c := redis.NewClient(&redis.Options{Addr: addr, DB: db, Username: user, Password: password,
-		PoolSize: 1, MaxRetries: -1, DialTimeout: 5 * time.Second, Protocol: 2, DisableIdentity: true})
-	defer c.Close()
-	return classify(c.Ping(ctx).Err())
-}
-
-func classify(err error) error {
-	if err == nil {
-		return nil
+func authPing(ctx context.Context, server redisconn.Endpoint, user, password string) error {
+	server.Username, server.Password, server.PasswordFile = user, password, ""
+	c, _, err := redisconn.Connect(ctx, server, redisOptions)
+	if err != nil {
+		return err
 	}
-	msg := err.Error()
-	for _, p := range []string{"WRONGPASS", "NOPERM", "NOAUTH"} {
-		if strings.HasPrefix(msg, p) {
-			return fmt.Errorf("%w: %s", ErrRedisPermission, firstWords(msg))
-		}
-	}
-	var ne net.Error
-	var oe *net.OpError
-	if errors.As(err, &oe) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%w: %v", ErrRedisUnreachable, err)
-	}
-	return err
-}
-
-// firstWords keeps a Redis error short and free of anything echoed back.
-func firstWords(msg string) string {
-	if i := strings.IndexAny(msg, "\r\n"); i >= 0 {
-		msg = msg[:i]
-	}
-	if len(msg) > 200 {
-		msg = msg[:200]
-	}
-	return msg
+	return c.Close()
 }
 
 // admin is the single connection that runs the ACL commands.
@@ -332,19 +321,23 @@ type admin struct {
 	c    *redis.Client
 }
 
-func newAdmin(o RedisRotateOptions, old string) *admin {
+func newAdmin(o RedisRotateOptions, old string) (*admin, error) {
 	a := &admin{user: o.AdminUser, pw: o.AdminPassword}
 	if a.user == "" {
 		a.user, a.pw = o.User, old
 	}
-	a.c = redis.NewClient(&redis.Options{Addr: o.Addr, DB: o.DB, PoolSize: 1, MaxRetries: -1,
-		DialTimeout: 5 * time.Second, Protocol: 2, DisableIdentity: true,
-		CredentialsProvider: func() (string, string) {
-			a.mu.Lock()
-			defer a.mu.Unlock()
-			return a.user, a.pw
-		}})
-	return a
+	opts := redisOptions
+	opts.Credentials = func() (string, string) {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.user, a.pw
+	}
+	c, _, err := redisconn.OpenNode(o.Redis, opts)
+	if err != nil {
+		return nil, err
+	}
+	a.c = c
+	return a, nil
 }
 
 // sameUserPassword: when the admin is the rotated user, a reconnect after
@@ -360,7 +353,7 @@ func (a *admin) sameUserPassword(user, pw string) {
 func (a *admin) Close() error { return a.c.Close() }
 
 func (a *admin) do(ctx context.Context, args ...any) error {
-	err := classify(a.c.Do(ctx, args...).Err())
+	err := redisconn.Classify(a.c.Do(ctx, args...).Err())
 	if err != nil {
 		err = redactArgs(err, args)
 	}
@@ -399,7 +392,7 @@ func redactArgs(err error, args []any) error {
 // and returns the user's flags.
 func (a *admin) userFlags(ctx context.Context, user string) (map[string]bool, error) {
 	v, err := a.c.Do(ctx, "ACL", "GETUSER", user).Result()
-	if err = classify(err); err != nil {
+	if err = redisconn.Classify(err); err != nil {
 		if errors.Is(err, redis.Nil) {
 			return nil, fmt.Errorf("%w: ACL user %s does not exist", ErrRedisUnsupported, user)
 		}

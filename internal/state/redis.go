@@ -7,16 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tars-ops/tarsctl/internal/config"
+	"github.com/tars-ops/tarsctl/internal/redisconn"
 )
 
 // Timeouts of the client [OpenRedis] builds. They are short because the
@@ -54,99 +51,31 @@ func NewRedis(client redis.UniversalClient) *Redis {
 	return &Redis{client: client}
 }
 
-// OpenRedis connects to the Redis that cfg describes, as cfg.Username (the
-// default user when empty) with password as its password (cfg.Password is
-// a reference the caller resolves), and pings it. When cfg.Password is
-// file:PATH, every new connection re-reads PATH if it changed (see
-// [FileCredentials]), so `tarsctl secrets rotate redis-password` needs no
-// restart: connections already open stay authenticated, new ones use the
-// new password.
-// Standalone mode uses Host:Port; Sentinel mode asks the sentinels at
-// Host:Port and Addrs for SentinelMaster; Cluster mode uses Host:Port and
-// Addrs as seeds. An unreachable server is an error that names the
-// addresses tried.
+// OpenRedis connects to the Redis that cfg describes (standalone, Sentinel
+// or Cluster, over TLS when redis.tls says so; see [redisconn.FromConfig]),
+// as cfg.Username (the default user when empty) with password as its
+// password (cfg.Password is a reference the caller resolves), and pings
+// it. When cfg.Password is file:PATH, every new connection re-reads PATH
+// if it changed (see [redisconn.FileCredentials]), so `tarsctl secrets
+// rotate redis-password` needs no restart: connections already open stay
+// authenticated, new ones use the new password. An unreachable server is
+// an error that names the addresses tried.
 func OpenRedis(ctx context.Context, cfg config.RedisConfig, password string) (*Redis, error) {
-	client, where, err := newRedisClient(cfg, password)
+	e, err := redisconn.FromConfig(cfg, password)
 	if err != nil {
 		return nil, fmt.Errorf("connect to redis: %w", err)
 	}
-	if err := client.Ping(ctx).Err(); err != nil {
-		_ = client.Close()
-		return nil, fmt.Errorf("connect to redis at %s: %w", where, err)
+	client, _, err := redisconn.Connect(ctx, e, redisconn.Options{
+		DialTimeout:  DefaultDialTimeout,
+		ReadTimeout:  DefaultReadTimeout,
+		WriteTimeout: DefaultWriteTimeout,
+		// One retry after a broken connection (a restarted server).
+		Retries: 1,
+	})
+	if err != nil {
+		return nil, err
 	}
 	return NewRedis(client), nil
-}
-
-// newRedisClient builds the client cfg describes without connecting, and
-// says where it connects, for errors.
-func newRedisClient(cfg config.RedisConfig, password string) (redis.UniversalClient, string, error) {
-	mode := cfg.Mode
-	if mode == "" {
-		mode = config.RedisStandalone
-	}
-	var addrs []string
-	if cfg.Host != "" {
-		port := cfg.Port
-		if port == 0 {
-			port = 6379
-			if mode == config.RedisSentinel {
-				port = 26379
-			}
-		}
-		addrs = append(addrs, net.JoinHostPort(cfg.Host, strconv.Itoa(port)))
-	}
-	for _, a := range cfg.Addrs {
-		if a != "" && !slices.Contains(addrs, a) {
-			addrs = append(addrs, a)
-		}
-	}
-	if len(addrs) == 0 {
-		return nil, "", errors.New("no address: set redis.host (and redis.port) or redis.addrs")
-	}
-	opts := &redis.UniversalOptions{
-		Addrs:           addrs,
-		DB:              cfg.DB,
-		Username:        cfg.Username,
-		Password:        password,
-		PoolSize:        cfg.PoolSize,
-		ConnMaxLifetime: cfg.ConnMaxLifetime,
-		MasterName:      cfg.SentinelMaster,
-		DialTimeout:     DefaultDialTimeout,
-		ReadTimeout:     DefaultReadTimeout,
-		WriteTimeout:    DefaultWriteTimeout,
-		// Honour the request's deadline too.
-		ContextTimeoutEnabled: true,
-		// Fail fast: one retry after a broken connection (a restarted
-		// server), and one dial attempt per try rather than go-redis's five.
-		MaxRetries:    1,
-		DialerRetries: 1,
-		PoolTimeout:   DefaultDialTimeout + DefaultReadTimeout,
-		// RESP2: every command here is request/reply, and RESP3 makes the
-		// client look for push notifications before each one.
-		Protocol: 2,
-	}
-	if path, ok := strings.CutPrefix(string(cfg.Password), "file:"); ok {
-		opts.CredentialsProvider = NewFileCredentials(cfg.Username, path, password).Get
-	}
-	// The constructors are chosen by mode, not by NewUniversalClient's
-	// guess from the number of addresses.
-	switch mode {
-	case config.RedisStandalone:
-		return redis.NewClient(opts.Simple()), addrs[0], nil
-	case config.RedisSentinel:
-		if cfg.SentinelMaster == "" {
-			return nil, "", errors.New("sentinel mode needs redis.sentinel_master")
-		}
-		return redis.NewFailoverClient(opts.Failover()),
-			fmt.Sprintf("master %q via sentinel %s", cfg.SentinelMaster, strings.Join(addrs, ", ")), nil
-	case config.RedisCluster:
-		if cfg.DB != 0 {
-			return nil, "", fmt.Errorf("cluster mode has only database 0, redis.db is %d", cfg.DB)
-		}
-		return redis.NewClusterClient(opts.Cluster()), "cluster " + strings.Join(addrs, ", "), nil
-	default:
-		return nil, "", fmt.Errorf("unknown redis.mode %q (want standalone, sentinel or cluster)", cfg.Mode)
-	}
 }
 
 // allowScript counts one request in KEYS[1]'s fixed window of ARGV[1]

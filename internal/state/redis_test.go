@@ -206,6 +206,32 @@ func TestOpenRedis(t *testing.T) {
 	}
 }
 
+// TestOpenRedisTLS: the daemons' store connects over TLS, as an ACL user,
+// when the configuration says so, and the store works there.
+func TestOpenRedisTLS(t *testing.T) {
+	t.Parallel()
+	certs := testenv.TLSCerts(t)
+	srv := testenv.RedisWith(t, testenv.RedisOptions{
+		Users: []string{"tars on >tls-pw ~* &* +@all", "default off"},
+		TLS:   &testenv.RedisTLS{CertFile: certs.CertFile, KeyFile: certs.KeyFile, CAFile: certs.CAFile},
+	})
+	cfg := config.RedisConfig{Enabled: true, Host: "127.0.0.1", Port: srv.Port, Username: "tars",
+		TLS: config.RedisTLSConfig{Enabled: true, CAFile: certs.CAFile}}
+	s, err := OpenRedis(t.Context(), cfg, "tls-pw")
+	if err != nil {
+		t.Fatalf("OpenRedis over TLS: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if d, err := s.Allow(t.Context(), "rate_limit:"+uniqueName(t), 1, time.Minute); err != nil || !d.Allowed {
+		t.Fatalf("Allow over TLS: %+v, %v", d, err)
+	}
+	cfg.TLS.Enabled = false
+	cfg.TLS.CAFile = ""
+	if _, err := OpenRedis(t.Context(), cfg, "tls-pw"); err == nil {
+		t.Error("a plain-text store connected to a TLS-only server")
+	}
+}
+
 // TestOpenRedisPassword runs a private server with a password: the right
 // one connects, a wrong one fails without showing either.
 func TestOpenRedisPassword(t *testing.T) {
@@ -296,73 +322,6 @@ func TestRedisUnreachable(t *testing.T) {
 		if err == nil || errors.Is(err, ErrNotFound) || errors.Is(err, ErrReused) {
 			t.Errorf("%s against a dead server: %v, want an error that is neither ErrNotFound nor ErrReused", name, err)
 		}
-	}
-}
-
-// TestNewRedisClient checks the client each mode builds, without servers:
-// testenv runs neither Sentinel nor Cluster.
-func TestNewRedisClient(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name      string
-		cfg       config.RedisConfig
-		wantWhere string
-		wantType  string
-		wantErr   string
-	}{
-		{name: "standalone", cfg: config.RedisConfig{Mode: "standalone", Host: "redis", Port: 6380},
-			wantWhere: "redis:6380", wantType: "*redis.Client"},
-		{name: "default mode and port", cfg: config.RedisConfig{Host: "redis"},
-			wantWhere: "redis:6379", wantType: "*redis.Client"},
-		{name: "standalone from addrs", cfg: config.RedisConfig{Addrs: []string{"a:1"}},
-			wantWhere: "a:1", wantType: "*redis.Client"},
-		{name: "sentinel", cfg: config.RedisConfig{Mode: "sentinel", Host: "s1", Addrs: []string{"s2:26379", "s1:26379"}, SentinelMaster: "mymaster"},
-			wantWhere: `master "mymaster" via sentinel s1:26379, s2:26379`, wantType: "*redis.Client"},
-		{name: "cluster", cfg: config.RedisConfig{Mode: "cluster", Host: "c1", Port: 7000, Addrs: []string{"c2:7000"}},
-			wantWhere: "cluster c1:7000, c2:7000", wantType: "*redis.ClusterClient"},
-		{name: "cluster with one seed", cfg: config.RedisConfig{Mode: "cluster", Host: "c1", Port: 7000},
-			wantWhere: "cluster c1:7000", wantType: "*redis.ClusterClient"},
-		{name: "sentinel without master", cfg: config.RedisConfig{Mode: "sentinel", Host: "s1"},
-			wantErr: "sentinel_master"},
-		{name: "cluster with db", cfg: config.RedisConfig{Mode: "cluster", Host: "c1", DB: 2},
-			wantErr: "database 0"},
-		{name: "no address", cfg: config.RedisConfig{Mode: "standalone"},
-			wantErr: "no address"},
-		{name: "unknown mode", cfg: config.RedisConfig{Mode: "ring", Host: "r"},
-			wantErr: `unknown redis.mode "ring"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			c, where, err := newRedisClient(tt.cfg, "pw")
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = c.Close() })
-			if where != tt.wantWhere {
-				t.Errorf("where = %q, want %q", where, tt.wantWhere)
-			}
-			if got := typeName(c); got != tt.wantType {
-				t.Errorf("client %s, want %s", got, tt.wantType)
-			}
-		})
-	}
-}
-
-func typeName(c redis.UniversalClient) string {
-	switch c.(type) {
-	case *redis.Client:
-		return "*redis.Client"
-	case *redis.ClusterClient:
-		return "*redis.ClusterClient"
-	default:
-		return "other"
 	}
 }
 

@@ -32,6 +32,19 @@
 // the test ends. Redis has no cheap equivalent; tests sharing a Redis server
 // keep to keys prefixed with their own t.Name().
 //
+// # Redis topologies and TLS
+//
+// [RedisWith] also starts a server that speaks TLS only ([RedisTLS]), with
+// the certificates [TLSCerts] makes for the test (a CA, a server
+// certificate for 127.0.0.1 and localhost, a client certificate).
+// [RedisSentinel] starts a master and a Sentinel that monitors it;
+// [RedisCluster] starts three masters, gives them their slots, joins them
+// and waits until every node reports cluster_state:ok. Cluster nodes
+// announce 127.0.0.1 and use a second free port for their bus. A cluster
+// takes about two seconds to start: Redis keeps a new master from serving
+// writes for its first two seconds, so a package starts one and shares it
+// between its subtests.
+//
 // # Binaries and installation
 //
 // The helpers run redis-server from PATH (or /usr/bin), and initdb and

@@ -1,9 +1,13 @@
 package testenv_test
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"os"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -108,5 +112,63 @@ func TestRedisWithACL(t *testing.T) {
 	t.Cleanup(func() { c.Close() })
 	if err := c.Ping(t.Context()).Err(); err != nil {
 		t.Errorf("PING as tars: %v", err)
+	}
+}
+
+func TestRedisWithTLS(t *testing.T) {
+	t.Parallel()
+	certs := testenv.TLSCerts(t)
+	s := testenv.RedisWith(t, testenv.RedisOptions{TLS: &testenv.RedisTLS{CertFile: certs.CertFile, KeyFile: certs.KeyFile, CAFile: certs.CAFile}})
+	pem, err := os.ReadFile(certs.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("CA file holds no certificate")
+	}
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, TLSConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}})
+	t.Cleanup(func() { c.Close() })
+	if err := c.Ping(t.Context()).Err(); err != nil {
+		t.Errorf("PING over TLS, verified by the CA: %v", err)
+	}
+	// The port speaks TLS only.
+	if err := newRedisClient(t, s).Ping(t.Context()).Err(); err == nil {
+		t.Error("PING in plain text to the TLS port succeeded")
+	}
+}
+
+func TestRedisSentinel(t *testing.T) {
+	t.Parallel()
+	s := testenv.RedisSentinel(t)
+	sc := redis.NewSentinelClient(&redis.Options{Addr: s.Addr})
+	t.Cleanup(func() { sc.Close() })
+	got, err := sc.GetMasterAddrByName(t.Context(), s.MasterName).Result()
+	if err != nil || len(got) != 2 || net.JoinHostPort(got[0], got[1]) != s.Master.Addr {
+		t.Fatalf("SENTINEL GET-MASTER-ADDR-BY-NAME %s = %v, %v; want %s", s.MasterName, got, err, s.Master.Addr)
+	}
+	checkPing(t, s.Master)
+}
+
+func TestRedisCluster(t *testing.T) {
+	t.Parallel()
+	cl := testenv.RedisCluster(t)
+	if len(cl.Nodes) != 3 || len(cl.Addrs) != 3 {
+		t.Fatalf("%d nodes, %d addresses; want 3", len(cl.Nodes), len(cl.Addrs))
+	}
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: cl.Addrs[:1]})
+	t.Cleanup(func() { c.Close() })
+	shards, err := c.ClusterShards(t.Context()).Result()
+	if err != nil || len(shards) != 3 {
+		t.Fatalf("CLUSTER SHARDS = %v, %v; want 3 shards", shards, err)
+	}
+	for _, s := range shards {
+		if len(s.Nodes) != 1 || len(s.Slots) != 1 || s.Nodes[0].IP != "127.0.0.1" ||
+			!slices.Contains(cl.Addrs, net.JoinHostPort(s.Nodes[0].IP, strconv.FormatInt(s.Nodes[0].Port, 10))) {
+			t.Errorf("shard %+v: want one node of %v, announced on 127.0.0.1, with one slot range", s, cl.Addrs)
+		}
+	}
+	if err := c.Set(t.Context(), t.Name(), "v", 0).Err(); err != nil {
+		t.Errorf("SET through the cluster: %v", err)
 	}
 }

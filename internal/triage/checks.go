@@ -17,11 +17,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tars-ops/tarsctl/internal/redisconn"
 )
 
 // Hints: the runbook's cause and remedy, shortened to one line each.
 const (
 	hintRedisDown    = `Redis is not answering ("Connection refused" in the runbook): start it (redis-server --port 6379 &, docker-compose up -d redis) and check redis.host/redis.port`
+	hintRedisAuth    = "Redis refused the credentials or the command: check redis.username and redis.password, and the user's ACL rules"
 	hintRedisLatency = "Redis is slow (high-latency playbook): check redis-cli --latency-history and the server's memory and clients"
 	hintRateLimited  = "IPs are being rate limited: wait for the 60s window, or reset one with tarsctl triage ratelimit reset IP --yes (emergency only), or raise rate_limiting.requests_per_minute"
 	hintPGDown       = "PostgreSQL is not answering: start it (docker-compose up -d postgres) and check database.url or database.host/port"
@@ -85,35 +88,56 @@ func ServiceCheck(service string, status func(ctx context.Context) (ServiceState
 	}}
 }
 
-// RedisOptions says where Redis is.
-type RedisOptions struct {
-	Addr     string
-	Password string
-	DB       int
+// redisOptions tune triage's Redis clients: no retries and a short dial,
+// so that a dead server fails fast.
+var redisOptions = redisconn.Options{DialTimeout: 2 * time.Second}
+
+// OpenRedis returns a client of the Redis e describes, in any mode
+// (redisconn.Open), tuned for triage, and says where it connects.
+func OpenRedis(e redisconn.Endpoint) (redis.UniversalClient, string, error) {
+	return redisconn.Open(e, redisOptions)
 }
 
-// NewRedisClient returns a client with no retries, so that a dead server
-// fails fast.
-func NewRedisClient(o RedisOptions) *redis.Client {
-	return redis.NewClient(&redis.Options{Addr: o.Addr, Password: o.Password, DB: o.DB,
-		MaxRetries: -1, DialTimeout: 2 * time.Second, ContextTimeoutEnabled: true})
+// NewRedisClient returns a client of e's one server (redisconn.OpenNode),
+// tuned for triage: the commands that scan or delete keys read one
+// server, so Sentinel and Cluster are refused with
+// redisconn.ErrNotStandalone.
+func NewRedisClient(e redisconn.Endpoint) (*redis.Client, error) {
+	c, _, err := redisconn.OpenNode(e, redisOptions)
+	return c, err
+}
+
+// redisFail is the failing result of a Redis command: a refused password
+// or command says so; anything else is Redis not answering.
+func redisFail(err error, format string, args ...any) Result {
+	hint := hintRedisDown
+	if errors.Is(redisconn.Classify(err), redisconn.ErrPermission) {
+		hint = hintRedisAuth
+	}
+	return fail(hint, format, args...)
 }
 
 // RedisCheck pings Redis, samples its latency like redis-cli --latency,
 // reports memory and clients, and lists the most limited rate_limit keys.
-func RedisCheck(o RedisOptions) Check {
+// Sentinel mode is checked on the master; in Cluster mode PING and INFO
+// reach one node and the rate_limit keys are not listed (they are spread
+// over the nodes).
+func RedisCheck(e redisconn.Endpoint) Check {
 	return Check{Name: "redis", Run: func(ctx context.Context) Result {
-		c := NewRedisClient(o)
+		c, where, err := OpenRedis(e)
+		if err != nil {
+			return fail("check redis.* in the configuration", "%v", err)
+		}
 		defer c.Close()
 		if err := c.Ping(ctx).Err(); err != nil {
-			return fail(hintRedisDown, "PING %s: %v", o.Addr, err)
+			return redisFail(err, "PING %s: %v", where, err)
 		}
 		var worst, total time.Duration
 		const samples = 10
 		for range samples {
 			t := time.Now()
 			if err := c.Ping(ctx).Err(); err != nil {
-				return fail(hintRedisDown, "PING %s: %v", o.Addr, err)
+				return redisFail(err, "PING %s: %v", where, err)
 			}
 			d := time.Since(t)
 			total += d
@@ -121,17 +145,21 @@ func RedisCheck(o RedisOptions) Check {
 		}
 		info, _ := c.Info(ctx, "memory", "clients").Result()
 		mem, clients := infoField(info, "used_memory_human"), infoField(info, "connected_clients")
-		limited, err := TopRateLimits(ctx, c, 3)
-		if err != nil {
-			return fail(hintRedisDown, "scan rate_limit keys: %v", err)
-		}
 		v := fmt.Sprintf("latency avg %s max %s, memory %s, %s clients", round(total/samples), round(worst), mem, clients)
-		if len(limited) > 0 {
-			var parts []string
-			for _, l := range limited {
-				parts = append(parts, fmt.Sprintf("%s=%d", l.Key, l.Count))
+		if node, ok := c.(*redis.Client); ok {
+			limited, err := TopRateLimits(ctx, node, 3)
+			if err != nil {
+				return redisFail(err, "scan rate_limit keys: %v", err)
 			}
-			v += ", top rate limits: " + strings.Join(parts, " ")
+			if len(limited) > 0 {
+				var parts []string
+				for _, l := range limited {
+					parts = append(parts, fmt.Sprintf("%s=%d", l.Key, l.Count))
+				}
+				v += ", top rate limits: " + strings.Join(parts, " ")
+			}
+		} else {
+			v += ", rate limits not listed (cluster mode)"
 		}
 		if worst > 50*time.Millisecond {
 			return warn(hintRedisLatency, "%s", v)

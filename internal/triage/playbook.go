@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tars-ops/tarsctl/internal/redisconn"
 	"github.com/tars-ops/tarsctl/internal/services/dashboardapi"
 )
 
@@ -90,7 +91,7 @@ type Sources struct {
 	APIURL string
 	// MetricsURLs are the /metrics URLs of every daemon, by service.
 	MetricsURLs map[string]string
-	Redis       *RedisOptions
+	Redis       *redisconn.Endpoint
 	PostgresURL string
 	CertFile    string
 	Services    []string

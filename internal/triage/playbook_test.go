@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tars-ops/tarsctl/internal/redisconn"
 	"github.com/tars-ops/tarsctl/internal/testenv"
 )
 
@@ -127,7 +128,7 @@ func TestPlaybookHighLatency(t *testing.T) {
 	pid := idleProcess(t)
 	rep := runPlaybook(t, "high-latency", Sources{
 		LogDir: dir,
-		Redis:  &RedisOptions{Addr: closedAddr(t)}, // Redis stopped: the slow dependency
+		Redis:  &redisconn.Endpoint{Addrs: []string{closedAddr(t)}}, // Redis stopped: the slow dependency
 		Service: func(context.Context, string) (ServiceState, error) {
 			return ServiceState{State: "running", PID: pid, Health: "healthy"}, nil
 		},
@@ -260,8 +261,11 @@ func TestPlaybookSecurity(t *testing.T) {
 	dir := t.TempDir()
 	audit := securityEvidence(t, dir)
 	srv := testenv.SharedRedis(t)
-	opts := RedisOptions{Addr: srv.Addr, DB: 9}
-	c := NewRedisClient(opts)
+	opts := redisconn.Endpoint{Addrs: []string{srv.Addr}, DB: 9}
+	c, err := NewRedisClient(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	key := fmt.Sprintf("rate_limit:203.0.113.%d", time.Now().UnixNano()%250)
 	refresh := fmt.Sprintf("refresh:test-%d", time.Now().UnixNano())

@@ -9,6 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tars-ops/tarsctl/internal/redisconn"
 )
 
 // Thresholds from the runbook: the SLO (p95 < 200ms, p99 < 500ms, error
@@ -200,7 +204,11 @@ func stepRateLimits(s *Sources, ev *Evidence) []Check {
 	}
 	const name = "rate-limits"
 	return []Check{step(name, func(ctx context.Context) Result {
-		c := NewRedisClient(*s.Redis)
+		c, err := openScan(*s.Redis)
+		if err != nil {
+			ev.missing(name, err.Error())
+			return scanFail(err)
+		}
 		defer c.Close()
 		top, err := TopRateLimits(ctx, c, 5)
 		if err != nil {
@@ -222,6 +230,33 @@ func stepRateLimits(s *Sources, ev *Evidence) []Check {
 		}
 		return ok("%s", strings.Join(parts, " "))
 	})}
+}
+
+// errClusterScan: the keys a step scans are spread over a cluster's nodes.
+var errClusterScan = errors.New("keys are spread over the cluster's nodes and are not scanned in cluster mode")
+
+// openScan opens the client of the steps that scan keys: they need every
+// key on one server, which standalone mode and Sentinel mode (the master)
+// give, and Cluster mode does not ([errClusterScan]).
+func openScan(e redisconn.Endpoint) (*redis.Client, error) {
+	c, where, err := OpenRedis(e)
+	if err != nil {
+		return nil, err
+	}
+	node, ok := c.(*redis.Client)
+	if !ok {
+		_ = c.Close()
+		return nil, fmt.Errorf("%s: %w", where, errClusterScan)
+	}
+	return node, nil
+}
+
+// scanFail is the result of a step whose client could not be opened.
+func scanFail(err error) Result {
+	if errors.Is(err, errClusterScan) {
+		return warn("scan each node with redis-cli --cluster call HOST:PORT SCAN 0 MATCH PATTERN", "%v", err)
+	}
+	return fail("check redis.* in the configuration", "%v", err)
 }
 
 // limitedKeys returns the counters over the per-minute limit.
@@ -280,7 +315,11 @@ func stepSessions(s *Sources, ev *Evidence) []Check {
 	}
 	const name = "sessions"
 	return []Check{step(name, func(ctx context.Context) Result {
-		c := NewRedisClient(*s.Redis)
+		c, err := openScan(*s.Redis)
+		if err != nil {
+			ev.missing(name, err.Error())
+			return scanFail(err)
+		}
 		defer c.Close()
 		fam, tok, err := RevokeAllSessions(ctx, c, true)
 		if err != nil {

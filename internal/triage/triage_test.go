@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tars-ops/tarsctl/internal/auth"
+	"github.com/tars-ops/tarsctl/internal/redisconn"
 	"github.com/tars-ops/tarsctl/internal/testenv"
 )
 
@@ -81,7 +82,7 @@ func TestSilentDependencyDoesNotHang(t *testing.T) {
 	t.Parallel()
 	addr := silentAddr(t)
 	checks := []Check{
-		RedisCheck(RedisOptions{Addr: addr}),
+		RedisCheck(redisconn.Endpoint{Addrs: []string{addr}}),
 		PostgresCheck("postgres://u@" + addr + "/db?sslmode=disable&connect_timeout=30"),
 		HTTPCheck("api-latency", "http://"+addr+"/health", time.Second),
 	}
@@ -99,21 +100,25 @@ func TestSilentDependencyDoesNotHang(t *testing.T) {
 
 func TestRedisStopped(t *testing.T) {
 	t.Parallel()
-	r := runCheck(t, RedisCheck(RedisOptions{Addr: closedAddr(t)}), 5*time.Second)
+	r := runCheck(t, RedisCheck(redisconn.Endpoint{Addrs: []string{closedAddr(t)}}), 5*time.Second)
 	want(t, r, Fail, "connection refused", "redis-server --port 6379")
 }
 
 func TestRedisRateLimitedIP(t *testing.T) {
 	t.Parallel()
 	srv := testenv.SharedRedis(t)
-	c := NewRedisClient(RedisOptions{Addr: srv.Addr, DB: 7})
+	e := redisconn.Endpoint{Addrs: []string{srv.Addr}, DB: 7}
+	c, err := NewRedisClient(e)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	ip := fmt.Sprintf("rate_limit:10.9.%d.7", time.Now().UnixNano()%250)
 	if err := c.Set(ctx, ip, 150, time.Minute).Err(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Del(context.Background(), ip); c.Close() })
-	r := runCheck(t, RedisCheck(RedisOptions{Addr: srv.Addr, DB: 7}), 5*time.Second)
+	r := runCheck(t, RedisCheck(e), 5*time.Second)
 	want(t, r, OK, ip+"=150", "")
 	top, err := TopRateLimits(ctx, c, 0)
 	if err != nil || !hasKey(top, ip, 150) {

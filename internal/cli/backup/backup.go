@@ -9,7 +9,6 @@ package backup
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"regexp"
 	"strconv"
@@ -24,6 +23,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/crypto"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
+	"github.com/tars-ops/tarsctl/internal/redisconn"
 	"github.com/tars-ops/tarsctl/internal/ui"
 )
 
@@ -251,15 +251,20 @@ func redisConn(cfg *config.Config, getenv func(string) string) (backup.RedisConn
 	if !r.Enabled {
 		return backup.RedisConn{}, cmdutil.FlagErrorf("redis.enabled is false: the daemons keep their state in process, and there is no Redis to back up")
 	}
-	if r.Mode != "" && r.Mode != config.RedisStandalone {
-		return backup.RedisConn{}, cmdutil.FlagErrorWrap(fmt.Errorf("%w: redis.mode is %s; backups read one standalone server: point redis.host and redis.port at the master (--set redis.mode=standalone --set redis.host=HOST)",
-			backup.ErrUnsupported, r.Mode))
-	}
 	pw, err := r.Password.Resolve(getenv)
 	if err != nil {
 		return backup.RedisConn{}, cmdutil.FlagErrorf("redis.password: %v", err)
 	}
-	return backup.RedisConn{Addr: net.JoinHostPort(r.Host, strconv.Itoa(r.Port)), Password: pw, DB: r.DB}, nil
+	e, err := redisconn.FromConfig(r, pw)
+	if err != nil {
+		return backup.RedisConn{}, cmdutil.FlagErrorWrap(err)
+	}
+	server, err := e.Node("")
+	if err != nil {
+		return backup.RedisConn{}, cmdutil.FlagErrorWrap(fmt.Errorf("%w: %w; backups read one server: point redis.host and redis.port at the master (--set redis.mode=standalone --set redis.host=HOST)",
+			backup.ErrUnsupported, err))
+	}
+	return backup.RedisConn{Server: server}, nil
 }
 
 // confirm asks a yes/no question on the terminal.

@@ -17,6 +17,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/deploy/k8sapi"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
+	"github.com/tars-ops/tarsctl/internal/redisconn"
 	"github.com/tars-ops/tarsctl/internal/secrets"
 	"github.com/tars-ops/tarsctl/internal/services"
 	"github.com/tars-ops/tarsctl/internal/ui"
@@ -175,7 +176,7 @@ func rotateRedisRun(ctx context.Context, opts *RotateRedisOptions) error {
 		if err != nil {
 			return err
 		}
-		ro = secrets.RedisRotateOptions{Addr: opts.RedisAddr, User: opts.RedisUser, Store: &k8sPasswordStore{
+		ro = secrets.RedisRotateOptions{Redis: redisconn.Endpoint{Addrs: []string{opts.RedisAddr}}, User: opts.RedisUser, Store: &k8sPasswordStore{
 			runner: r, target: opts.Target.Conn, timeout: opts.Timeout, progress: k8scmd.RolloutPrinter(st),
 		}}
 	} else {
@@ -183,7 +184,7 @@ func rotateRedisRun(ctx context.Context, opts *RotateRedisOptions) error {
 		if err != nil {
 			return err
 		}
-		addr, user, file, err := secrets.RedisTarget(cfg)
+		server, user, file, err := secrets.RedisTarget(cfg)
 		if err != nil {
 			return cmdutil.WithExitCode(cmdutil.ExitUsage, err)
 		}
@@ -195,7 +196,7 @@ func rotateRedisRun(ctx context.Context, opts *RotateRedisOptions) error {
 			}
 			store.Daemons = func(ctx context.Context) (string, error) { return runningRedisDaemons(ctx, cfg, d) }
 		}
-		ro = secrets.RedisRotateOptions{Addr: addr, DB: cfg.Redis.DB, User: user, Store: store}
+		ro = secrets.RedisRotateOptions{Redis: server, User: user, Store: store}
 		// The whole rotation is bounded; on Kubernetes each rollout is.
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
@@ -210,7 +211,7 @@ func rotateRedisRun(ctx context.Context, opts *RotateRedisOptions) error {
 		ro.AdminPassword = pw
 	}
 	if !opts.Yes && !opts.DryRun {
-		fmt.Fprintf(opts.IO.ErrOut, "Rotate the Redis password of %s at %s (%s)? [y/N] ", ro.User, ro.Addr, ro.Store)
+		fmt.Fprintf(opts.IO.ErrOut, "Rotate the Redis password of %s at %s (%s)? [y/N] ", ro.User, ro.Redis, ro.Store)
 		var answer string
 		_, _ = fmt.Fscanln(opts.IO.In, &answer)
 		if answer != "y" && answer != "Y" && answer != "yes" {

@@ -232,6 +232,9 @@ func TestRotateRedisPasswordRefusals(t *testing.T) {
 		{"user without ACL rights", []string{"--yes", "--set", "redis.username=limited", "--set", "redis.password=file:" + adminFile}, 4, "NOPERM"},
 		{"unreachable", []string{"--yes", "--set", fmt.Sprintf("redis.port=%d", testenv.FreePort(t))}, 3, "unreachable"},
 		{"admin flags alone", []string{"--yes", "--admin-user", "limited"}, 2, "go together"},
+		{"sentinel", []string{"--yes", "--set", "redis.mode=sentinel", "--set", "redis.sentinel_master=mymaster"}, 2, "redis.mode is sentinel"},
+		{"cluster", []string{"--yes", "--set", "redis.mode=cluster"}, 2, "redis.mode is cluster (cluster 127.0.0.1:"},
+		{"unreadable TLS CA", []string{"--yes", "--set", "redis.tls.enabled=true", "--set", "redis.tls.ca_file=/nonexistent/ca.pem"}, 2, "redis.tls.ca_file"},
 	} {
 		// --set flags go after the stack's, so they win.
 		var flags, sets []string

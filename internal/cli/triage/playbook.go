@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -249,12 +247,12 @@ func PlaybookSources(cfg *config.Config, getenv func(string) string, now func() 
 		}
 	}
 	if cfg.Redis.Enabled {
-		pw, err := cfg.Redis.Password.Resolve(getenv)
+		e, err := redisEndpoint(cfg, getenv)
 		if err != nil {
-			return src, nil, fmt.Errorf("resolve redis.password: %w", err)
+			return src, nil, err
 		}
-		secrets = append(secrets, pw)
-		src.Redis = &triage.RedisOptions{Addr: net.JoinHostPort(cfg.Redis.Host, strconv.Itoa(cfg.Redis.Port)), Password: pw, DB: cfg.Redis.DB}
+		secrets = append(secrets, e.Password)
+		src.Redis = &e
 	}
 	url, pw, ok, err := postgresURL(cfg, getenv)
 	if err != nil {

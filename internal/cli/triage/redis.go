@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
+	"github.com/tars-ops/tarsctl/internal/redisconn"
 	"github.com/tars-ops/tarsctl/internal/triage"
 	"github.com/tars-ops/tarsctl/internal/ui"
 )
@@ -40,22 +40,41 @@ func openRedis(ctx context.Context, cfg *config.Config, getenv func(string) stri
 		return nil, cmdutil.WithHint(cmdutil.Failed(errors.New("redis.enabled is false: rate limits and sessions live in the dashboard-api process")),
 			"restarting dashboard-api (tarsctl restart dashboard-api) clears them")
 	}
-	if cfg.Redis.Mode != "" && cfg.Redis.Mode != config.RedisStandalone {
-		return nil, cmdutil.Failed(fmt.Errorf("redis.mode %s is not supported by triage yet: use redis-cli", cfg.Redis.Mode))
+	e, err := redisEndpoint(cfg, getenv)
+	if errors.Is(err, redisconn.ErrConfig) {
+		return nil, cmdutil.WithExitCode(cmdutil.ExitUsage, err)
 	}
-	pw, err := cfg.Redis.Password.Resolve(getenv)
 	if err != nil {
-		return nil, fmt.Errorf("resolve redis.password: %w", err)
+		return nil, err
 	}
-	addr := net.JoinHostPort(cfg.Redis.Host, strconv.Itoa(cfg.Redis.Port))
-	c := triage.NewRedisClient(triage.RedisOptions{Addr: addr, Password: pw, DB: cfg.Redis.DB})
+	c, err := triage.NewRedisClient(e)
+	if errors.Is(err, redisconn.ErrNotStandalone) {
+		return nil, cmdutil.Failed(fmt.Errorf("%w: triage reads and deletes keys on one server; use redis-cli", err))
+	}
+	if err != nil {
+		return nil, cmdutil.WithExitCode(cmdutil.ExitUsage, err)
+	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := c.Ping(pctx).Err(); err != nil {
 		c.Close()
-		return nil, cmdutil.WithHint(cmdutil.Unreachable(fmt.Errorf("connect to redis at %s: %w", addr, err)), "start Redis: redis-server --port 6379 &")
+		err = fmt.Errorf("connect to redis at %s: %w", e, redisconn.Classify(err))
+		if errors.Is(err, redisconn.ErrPermission) {
+			return nil, cmdutil.PermissionDenied(err)
+		}
+		return nil, cmdutil.WithHint(cmdutil.Unreachable(err), "start Redis: redis-server --port 6379 &")
 	}
 	return c, nil
+}
+
+// redisEndpoint is the Redis the configuration describes, with its
+// password resolved.
+func redisEndpoint(cfg *config.Config, getenv func(string) string) (redisconn.Endpoint, error) {
+	pw, err := cfg.Redis.Password.Resolve(getenv)
+	if err != nil {
+		return redisconn.Endpoint{}, fmt.Errorf("resolve redis.password: %w", err)
+	}
+	return redisconn.FromConfig(cfg.Redis, pw)
 }
 
 // confirm asks on a terminal, and needs --yes otherwise.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
+	"github.com/tars-ops/tarsctl/internal/redisconn"
 	"github.com/tars-ops/tarsctl/internal/testenv"
 	"github.com/tars-ops/tarsctl/internal/triage"
 )
@@ -21,7 +22,11 @@ func TestRateLimitAndSessions(t *testing.T) {
 	t.Parallel()
 	srv := testenv.SharedRedis(t)
 	ctx := context.Background()
-	c := triage.NewRedisClient(triage.RedisOptions{Addr: srv.Addr, DB: 3})
+	e := redisconn.Endpoint{Addrs: []string{srv.Addr}, DB: 3}
+	c, err := triage.NewRedisClient(e)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { c.FlushDB(context.Background()); c.Close() })
 	must := func(err error) {
 		t.Helper()
@@ -37,7 +42,7 @@ func TestRateLimitAndSessions(t *testing.T) {
 		must(c.HSet(ctx, "refresh:"+hash, "record", string(rec)).Err())
 	}
 	open := func(context.Context) (*redis.Client, error) {
-		return triage.NewRedisClient(triage.RedisOptions{Addr: srv.Addr, DB: 3}), nil
+		return triage.NewRedisClient(e)
 	}
 	run := func(cmd func(*cmdutil.Factory) *cobra.Command, output string, args ...string) (string, error) {
 		ios, _, out, _ := iostreams.Test()

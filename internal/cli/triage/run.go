@@ -3,10 +3,8 @@ package triage
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -185,13 +183,12 @@ func BuildChecks(cfg *config.Config, getenv func(string) string, now func() time
 		checks = append(checks, triage.HTTPCheck("api-latency", sp.URL(cfg)+"/health", 500*time.Millisecond))
 	}
 	if cfg.Redis.Enabled {
-		pw, err := cfg.Redis.Password.Resolve(getenv)
+		e, err := redisEndpoint(cfg, getenv)
 		if err != nil {
-			checks = append(checks, failing("redis", "resolve redis.password: "+err.Error(), "check the redis.password reference"))
+			checks = append(checks, failing("redis", err.Error(), "check redis.password and the other redis.* keys"))
 		} else {
-			secrets = append(secrets, pw)
-			checks = append(checks, triage.RedisCheck(triage.RedisOptions{
-				Addr: net.JoinHostPort(cfg.Redis.Host, strconv.Itoa(cfg.Redis.Port)), Password: pw, DB: cfg.Redis.DB}))
+			secrets = append(secrets, e.Password)
+			checks = append(checks, triage.RedisCheck(e))
 		}
 	}
 	if url, pw, ok, err := postgresURL(cfg, getenv); err != nil {
