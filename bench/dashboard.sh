@@ -157,6 +157,9 @@ for name in [n for n in names if n in runs]:
         ok &= good
         mark = f"  goal >= {goal:.0%}, p99 < 10ms: {'OK' if good else 'MISSED'}"
     print(f"{names[name]:34} {rps:10.0f} {p99:7.2f}ms {r:10.0%} {bad:>8}{mark}")
+if rounds > 1:
+    for name in [n for n in names if n in runs]:
+        print(f"  {name}: req/s per round " + " ".join(f"{r:.0f}" for r, _, _ in runs[name]))
 if old_bin:
     print(f"GET /api/agents, this tree / OLD_BIN ({old_bin}): {med['agents'][0] / med['old-agents'][0]:.2f}x req/s")
 print(f"dashboard-api RSS: idle {idle/1024:.1f} MiB (goal < 40 MiB: {'OK' if idle < 40*1024 else 'MISSED'}), after load {load/1024:.1f} MiB")
