@@ -34,6 +34,9 @@ type conformanceFixture struct {
 	// operator is an endpoint that needs the operator role and takes a
 	// JSON body: the wrong-role case and every body case go to it.
 	operator endpoint
+	// admin is an endpoint only an admin may call, for a daemon that has
+	// one (orchestration-agent and hypersync have none).
+	admin *endpoint
 }
 
 // conformanceFixtures has one entry per daemon of the catalog, keyed by
@@ -41,12 +44,17 @@ type conformanceFixture struct {
 // TestConformanceCoversCatalog.
 var conformanceFixtures = map[string]conformanceFixture{
 	services.DashboardAPI: {
-		start:    func(t *testing.T, cfg *config.Config, _ map[string]*running) *running { return startDashboard(t, cfg, nil) },
+		start: func(t *testing.T, cfg *config.Config, _ map[string]*running) *running {
+			return startDashboard(t, cfg, nil)
+		},
 		viewer:   endpoint{"GET", "/api/me", ""},
 		operator: endpoint{"POST", "/api/agents", `{"id":"conformance-1","name":"conformance"}`},
+		admin:    &endpoint{"GET", "/api/users", ""},
 	},
 	services.OrchestrationAgent: {
-		start:    func(t *testing.T, cfg *config.Config, _ map[string]*running) *running { return startOrchestrator(t, cfg, nil) },
+		start: func(t *testing.T, cfg *config.Config, _ map[string]*running) *running {
+			return startOrchestrator(t, cfg, nil)
+		},
 		viewer:   endpoint{"GET", "/api/agents", ""},
 		operator: endpoint{"POST", "/api/agents/conformance-1/train", `{"episodes":1,"seed":1}`},
 	},
@@ -85,9 +93,10 @@ func TestConformanceCoversCatalog(t *testing.T) {
 // conformanceCase is one request every daemon must answer alike.
 type conformanceCase struct {
 	name string
-	// operator: send to the fixture's operator endpoint, else its viewer
+	// operator: send to the fixture's operator endpoint; admin: to its
+	// admin endpoint, on the daemons that have one; else to its viewer
 	// endpoint.
-	operator bool
+	operator, admin bool
 	// authz is the Authorization header; contentType ("-" for none) and
 	// body replace the endpoint's JSON body when set.
 	authz       string
@@ -154,6 +163,7 @@ func TestConformance(t *testing.T) {
 	opBearer := "Bearer " + operator
 	cases := []conformanceCase{
 		{name: "viewer may read", authz: "Bearer " + viewer, want: 200},
+		{name: "admin may administer", admin: true, authz: "Bearer " + token(t, "ada", store.RoleAdmin), want: 200},
 		{name: "operator may act", operator: true, authz: opBearer, want: 0},
 
 		{name: "no token", want: 401, wantBody: unauthorized},
@@ -171,6 +181,8 @@ func TestConformance(t *testing.T) {
 
 		{name: "wrong role: viewer on an operator endpoint", operator: true, authz: "Bearer " + viewer, want: 403,
 			wantBody: &client.ErrorBody{Error: "Forbidden", Message: "role viewer may not do this: it needs operator"}},
+		{name: "wrong role: operator on an admin endpoint", admin: true, authz: opBearer, want: 403,
+			wantBody: &client.ErrorBody{Error: "Forbidden", Message: "role operator may not do this: it needs admin"}},
 		{name: "unknown role", authz: "Bearer " + unknownRole, want: 403,
 			wantBody: &client.ErrorBody{Error: "Forbidden", Message: "role superuser may not do this: it needs viewer"}},
 
@@ -202,13 +214,20 @@ func TestConformance(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			bodies := map[string]string{}
+			sent := 0
 			for _, name := range conformanceDaemons() {
 				fx := conformanceFixtures[name]
 				ep := fx.viewer
-				if tc.operator {
+				switch {
+				case tc.operator:
 					ep = fx.operator
+				case tc.admin && fx.admin == nil:
+					continue
+				case tc.admin:
+					ep = *fx.admin
 				}
 				r := send(t, started[name].URL, ep, tc)
+				sent++
 				switch {
 				case tc.want == 0 && (r.Code < 200 || r.Code > 299):
 					t.Errorf("%s: %s %s: %d %s, want 2xx", name, ep.method, ep.path, r.Code, r.Raw)
@@ -232,6 +251,9 @@ func TestConformance(t *testing.T) {
 					t.Errorf("%s: 401 with WWW-Authenticate %q", name, r.Header.Get("WWW-Authenticate"))
 				}
 				bodies[name] = r.Raw
+			}
+			if sent == 0 {
+				t.Fatal("no daemon has an endpoint for this case")
 			}
 			// The same bytes from each, not only the same fields.
 			var first string
