@@ -19,7 +19,7 @@
 // previous one ([PreviousKey]). The kid picks the key, so a token is checked
 // against one secret only; a kid that names no key in force is refused.
 // The daemons load their secret through one function
-// (dashboardapi.JWTSecret), which registers the previous keys it finds with
+// (serviceapi.JWTSecret), which registers the previous keys it finds with
 // [SetPreviousKeys]; every [NewSigner] for that secret in the process then
 // verifies with them, with no change to the daemons that call it.
 //

@@ -36,7 +36,7 @@ var (
 )
 
 // JWTSecretPath returns the file the dashboard API reads its JWT secret
-// from, in the order dashboardapi.JWTSecret resolves it; the secret must
+// from, in the order serviceapi.JWTSecret resolves it; the secret must
 // come from a file (auth.jwt_secret_file, or the generated
 // SECRETS_DIR/jwt_secret of the local profile).
 func JWTSecretPath(cfg *config.Config, getenv func(string) string) (string, error) {

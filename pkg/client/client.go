@@ -79,7 +79,7 @@ func (c *Client) BaseURL() string { return c.base.String() }
 
 // Sentinel errors matched by [*APIError] with errors.Is.
 var (
-	ErrBadRequest   = errors.New("bad request")  // 400
+	ErrBadRequest   = errors.New("bad request")  // 400, and 413 or 415: the request or its body was refused as malformed
 	ErrUnauthorized = errors.New("unauthorized") // 401: no, invalid or expired token
 	ErrForbidden    = errors.New("forbidden")    // 403: the token's role may not
 	ErrNotFound     = errors.New("not found")    // 404
@@ -111,7 +111,7 @@ func (e *APIError) Error() string {
 // Is matches the sentinel of the status code.
 func (e *APIError) Is(target error) bool {
 	switch e.StatusCode {
-	case http.StatusBadRequest:
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType:
 		return target == ErrBadRequest
 	case http.StatusUnauthorized:
 		return target == ErrUnauthorized
@@ -187,10 +187,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return resp.StatusCode, fmt.Errorf("%s %s: read response: %w", method, u.Redacted(), err)
 	}
 	if resp.StatusCode >= 400 {
-		var e struct {
-			Error   string `json:"error"`
-			Message string `json:"message"`
-		}
+		var e ErrorBody
 		_ = json.Unmarshal(data, &e)
 		return resp.StatusCode, &APIError{
 			StatusCode: resp.StatusCode, Title: e.Error, Message: e.Message,

@@ -15,11 +15,11 @@ import (
 
 func TestRequestsAndErrors(t *testing.T) {
 	t.Parallel()
-	type seen struct{ method, path, query, auth, body string }
+	type seen struct{ method, path, query, auth, body, contentType string }
 	got := make(chan seen, 10)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		got <- seen{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("Authorization"), string(b)}
+		got <- seen{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Get("Authorization"), string(b), r.Header.Get("Content-Type")}
 		w.Header().Set("X-Request-ID", "req-1")
 		switch r.URL.Path {
 		case "/api/agents/missing":
@@ -27,6 +27,9 @@ func TestRequestsAndErrors(t *testing.T) {
 			io.WriteString(w, `{"error":"Not Found","message":"agent not found: \"missing\""}`)
 		case "/api/agents/a%2Fb", "/api/agents/a/b":
 			w.WriteHeader(400)
+		case "/api/agents/big/train":
+			w.WriteHeader(413)
+			io.WriteString(w, `{"error":"Request Entity Too Large","message":"request body is larger than 65536 bytes"}`)
 		case "/api/sync":
 			if r.Method == "POST" {
 				w.WriteHeader(202)
@@ -70,14 +73,21 @@ func TestRequestsAndErrors(t *testing.T) {
 	lr := 0.5
 	sy, err := c.SubmitSync(ctx, SyncRequest{AgentID: "a1", Hyperparameters: HyperparameterUpdate{LearningRate: &lr}}, 2*time.Second)
 	s := <-got
-	if err != nil || sy.ID != "sync-1" || s.query != "wait=2s" || s.body != `{"agent_id":"a1","hyperparameters":{"learning_rate":0.5}}` {
+	if err != nil || sy.ID != "sync-1" || s.query != "wait=2s" || s.body != `{"agent_id":"a1","hyperparameters":{"learning_rate":0.5}}` || s.contentType != "application/json" {
 		t.Errorf("SubmitSync: %+v %v %+v", sy, err, s)
 	}
 	if _, err := c.ListSyncs(ctx, ListSyncsOptions{AgentID: "a1", Status: SyncFailed, Limit: 5}); err != nil {
 		t.Error(err)
 	}
-	if s := <-got; s.query != "agent_id=a1&limit=5&status=failed" {
-		t.Errorf("ListSyncs query %q", s.query)
+	if s := <-got; s.query != "agent_id=a1&limit=5&status=failed" || s.contentType != "" {
+		t.Errorf("ListSyncs query %q, Content-Type %q (no body, no type)", s.query, s.contentType)
+	}
+
+	// The daemons refuse a body they cannot take with 413 or 415: bad
+	// input, as 400 is.
+	_, err = c.Train(ctx, "big", TrainRequest{Episodes: 1})
+	if s := <-got; !errors.Is(err, ErrBadRequest) || !errors.As(err, &apiErr) || apiErr.Message != "request body is larger than 65536 bytes" || s.contentType != "application/json" {
+		t.Errorf("Train with a body refused as too large: %v %+v", err, s)
 	}
 }
 

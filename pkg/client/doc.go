@@ -17,7 +17,8 @@
 // # Errors
 //
 // A request the daemon answered with an error status returns an
-// [*APIError] carrying the status code and the daemon's message; match the
+// [*APIError] carrying the status code and the daemon's message (its body
+// is an [ErrorBody], the same on every daemon); match the
 // common cases with errors.Is and [ErrNotFound], [ErrConflict],
 // [ErrUnauthorized], [ErrForbidden] or [ErrBadRequest]. A daemon that
 // cannot be reached gives the transport's error (for example a

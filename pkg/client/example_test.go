@@ -22,7 +22,12 @@ func fakeOrchestrator() *httptest.Server {
 	})
 	mux.HandleFunc("POST /api/agents/{id}/train", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusConflict)
-		json.NewEncoder(w).Encode(map[string]string{"error": "Conflict", "message": "agent is already training"})
+		json.NewEncoder(w).Encode(client.ErrorBody{Error: "Conflict", Message: "agent is already training"})
+	})
+	mux.HandleFunc("PUT /api/agents/{id}/hyperparameters", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(client.ErrorBody{Error: "Bad Request", Message: `request body: unknown field "lr"`})
 	})
 	mux.HandleFunc("POST /api/sync", func(w http.ResponseWriter, r *http.Request) {
 		var req client.SyncRequest
@@ -80,4 +85,19 @@ func ExampleClient_SubmitSync() {
 	}
 	fmt.Println(s.AgentID, s.Status)
 	// Output: cartpole-1 applied
+}
+
+// Every daemon answers an error with an ErrorBody; the client returns it
+// as an *APIError whose Message is the body's message.
+func ExampleErrorBody() {
+	srv := fakeOrchestrator()
+	defer srv.Close()
+	c, _ := client.New(srv.URL)
+	discount := 0.9
+	_, err := c.SetHyperparameters(context.Background(), "cartpole-1", client.HyperparameterUpdate{Discount: &discount})
+	var apiErr *client.APIError
+	if errors.As(err, &apiErr) && errors.Is(err, client.ErrBadRequest) {
+		fmt.Println(apiErr.StatusCode, apiErr.Title+":", apiErr.Message)
+	}
+	// Output: 400 Bad Request: request body: unknown field "lr"
 }

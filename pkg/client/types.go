@@ -2,6 +2,20 @@ package client
 
 import "time"
 
+// ErrorBody is the JSON body of every error answer of the daemons:
+//
+//	{"error": "Bad Request", "message": "request body: unknown field \"epochs\""}
+//
+// Error is the HTTP status text of the answer's code; Message says what
+// went wrong, in words meant for a person. A 429 also carries RetryAfter,
+// the seconds of its Retry-After header. Fields may be added; clients
+// ignore those they do not know.
+type ErrorBody struct {
+	Error      string `json:"error"`
+	Message    string `json:"message,omitempty"`
+	RetryAfter int    `json:"retry_after,omitempty"`
+}
+
 // Hyperparameters are an agent's learning settings. learning_rate is the
 // Q-learning step size α in (0, 1]; discount is γ in [0, 1]; epsilon is
 // the exploration rate ε an agent starts with (and is reset to when it

@@ -17,9 +17,8 @@ import (
 	"github.com/tars-ops/tarsctl/internal/build"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
+	"github.com/tars-ops/tarsctl/internal/serviceapi"
 	"github.com/tars-ops/tarsctl/internal/services"
-	"github.com/tars-ops/tarsctl/internal/services/dashboardapi"
-	"github.com/tars-ops/tarsctl/internal/services/orchestrator"
 	"github.com/tars-ops/tarsctl/internal/store"
 	"github.com/tars-ops/tarsctl/pkg/client"
 )
@@ -103,12 +102,12 @@ func NewClient(cfg *config.Config, getenv func(string) string, service, role str
 	case getenv("TARS_TOKEN") != "":
 		opts = append(opts, client.WithToken(getenv("TARS_TOKEN")))
 	case cfg.Auth.Enabled:
-		secret, _, err := dashboardapi.JWTSecret(cfg, getenv)
+		secret, _, err := serviceapi.JWTSecret(cfg, getenv)
 		if err != nil {
 			return nil, cmdutil.PermissionDenied(cmdutil.WithHint(fmt.Errorf("sign a token for %s: %w", service, err),
 				"set TARS_TOKEN to an access token from dashboard-api's /auth/login"))
 		}
-		tokens, err := orchestrator.ServiceTokens(secret, "cli:"+username(), role)
+		tokens, err := serviceapi.ServiceTokens(secret, "cli:"+username(), role)
 		if err != nil {
 			return nil, err
 		}

@@ -8,11 +8,11 @@ import (
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/tars-ops/tarsctl/internal/agentspec"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/rl"
 	"github.com/tars-ops/tarsctl/internal/services"
-	"github.com/tars-ops/tarsctl/internal/services/orchestrator"
 	"github.com/tars-ops/tarsctl/internal/store"
 	"github.com/tars-ops/tarsctl/internal/ui"
 	"github.com/tars-ops/tarsctl/pkg/client"
@@ -78,7 +78,7 @@ func NewCmdSet(f *cmdutil.Factory, connect Connect, runF func(context.Context, *
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.AgentID, opts.Output, opts.Quiet = args[0], f.Globals.Output, f.Globals.Quiet
-			if err := orchestrator.ValidateID(opts.AgentID); err != nil {
+			if err := agentspec.ValidateID(opts.AgentID); err != nil {
 				return cmdutil.FlagErrorf("invalid agent id %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter, digit or '_'", opts.AgentID)
 			}
 			u, err := hp.update(cmd)
@@ -210,7 +210,7 @@ func (h *hyperparameterFlags) update(cmd *cobra.Command) (client.HyperparameterU
 		return u, nil
 	}
 	var inv *rl.InvalidError
-	if err := orchestrator.ValidateUpdate(u); errors.As(err, &inv) {
+	if err := agentspec.ValidateUpdate(u); errors.As(err, &inv) {
 		return u, cmdutil.FlagErrorf("--%s %v is out of range: want %s", flagOfField[inv.Field], inv.Value, inv.Want)
 	} else if err != nil {
 		return u, cmdutil.FlagErrorWrap(err)

@@ -9,10 +9,10 @@ import (
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/tars-ops/tarsctl/internal/agentspec"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/services"
-	"github.com/tars-ops/tarsctl/internal/services/orchestrator"
 	"github.com/tars-ops/tarsctl/internal/store"
 	"github.com/tars-ops/tarsctl/internal/ui"
 	"github.com/tars-ops/tarsctl/pkg/client"
@@ -71,7 +71,7 @@ func NewCmdTrain(f *cmdutil.Factory, connect Connect, runF func(context.Context,
 		ValidArgsFunction: cobra.NoFileCompletions,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.AgentID, opts.Output, opts.Quiet = args[0], f.Globals.Output, f.Globals.Quiet
-			if err := orchestrator.ValidateID(opts.AgentID); err != nil {
+			if err := agentspec.ValidateID(opts.AgentID); err != nil {
 				return cmdutil.FlagErrorf("invalid agent id %q: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter, digit or '_'", opts.AgentID)
 			}
 			if opts.Episodes < client.MinEpisodes || opts.Episodes > client.MaxEpisodes {

@@ -23,6 +23,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/daemon"
 	"github.com/tars-ops/tarsctl/internal/logfile"
+	"github.com/tars-ops/tarsctl/internal/serviceapi"
 	"github.com/tars-ops/tarsctl/internal/services"
 	"github.com/tars-ops/tarsctl/internal/services/dashboardapi"
 	"github.com/tars-ops/tarsctl/internal/services/hypersync"
@@ -174,7 +175,7 @@ func Run(ctx context.Context, opts *Options) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, dashboardapi.ErrNoJWTSecret):
+	case errors.Is(err, serviceapi.ErrNoJWTSecret):
 		return cmdutil.WithExitCode(cmdutil.ExitUsage, err)
 	default:
 		log.Error("Service stopped: " + err.Error())

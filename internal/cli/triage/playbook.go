@@ -18,6 +18,8 @@ import (
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
+	"github.com/tars-ops/tarsctl/internal/secrets"
+	"github.com/tars-ops/tarsctl/internal/serviceapi"
 	"github.com/tars-ops/tarsctl/internal/services"
 	"github.com/tars-ops/tarsctl/internal/services/dashboardapi"
 	"github.com/tars-ops/tarsctl/internal/store"
@@ -304,13 +306,13 @@ func complianceReport(ctx context.Context, cfg *config.Config, getenv func(strin
 }
 
 // existingJWTSecret resolves the JWT secret without generating one (which
-// dashboardapi.JWTSecret does on the local profile).
+// serviceapi.JWTSecret does on the local profile).
 func existingJWTSecret(cfg *config.Config, getenv func(string) string) ([]byte, bool) {
 	if !cfg.Auth.JWTSecret.IsSet() && cfg.Auth.JWTSecretFile == "" && getenv("TARS_JWT_SECRET") == "" {
-		if _, err := os.Stat(filepath.Join(cfg.Paths.SecretsDirPath(), dashboardapi.JWTSecretFile)); err != nil {
+		if _, err := os.Stat(filepath.Join(cfg.Paths.SecretsDirPath(), secrets.JWTSecretFile)); err != nil {
 			return nil, false
 		}
 	}
-	s, _, err := dashboardapi.JWTSecret(cfg, getenv)
+	s, _, err := serviceapi.JWTSecret(cfg, getenv)
 	return s, err == nil
 }

@@ -223,7 +223,7 @@ func BuildChecks(cfg *config.Config, getenv func(string) string, now func() time
 	}
 	checks = append(checks, triage.LogCheck(cfg.Paths.LogDirPath(), since, now))
 	slices.SortStableFunc(checks, func(a, b triage.Check) int { return order(a.Name) - order(b.Name) })
-	// Not dashboardapi.JWTSecret: on the local profile it creates a secret.
+	// Not serviceapi.JWTSecret: on the local profile it creates a secret.
 	if s, err := cfg.Auth.JWTSecret.Resolve(getenv); err == nil {
 		secrets = append(secrets, s)
 	}

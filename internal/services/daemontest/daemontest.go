@@ -134,15 +134,17 @@ func Serve(t testing.TB, ln net.Listener, logs *LogBuffer, run func(ctx context.
 	return &Daemon{URL: "http://" + ln.Addr().String(), Addr: ln.Addr().String(), Logs: logs, stop: stop}
 }
 
-// Response is a daemon's answer: status code, raw body, and the body
-// decoded as a JSON object when it is one.
+// Response is a daemon's answer: status code, header, raw body, and the
+// body decoded as a JSON object when it is one.
 type Response struct {
-	Code int
-	Body map[string]any
-	Raw  string
+	Code   int
+	Header http.Header
+	Body   map[string]any
+	Raw    string
 }
 
-// Do sends method url with body as JSON (when not nil) and token as a
+// Do sends method url with body as JSON (when not nil, with Content-Type
+// application/json, as every client of the daemons does) and token as a
 // bearer token (when not empty).
 func Do(t testing.TB, method, url, token string, body any) Response {
 	t.Helper()
@@ -158,16 +160,28 @@ func Do(t testing.TB, method, url, token string, body any) Response {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	return Send(t, req)
+}
+
+// Send sends req as it is and reads the answer.
+func Send(t testing.TB, req *http.Request) Response {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := Response{Code: resp.StatusCode, Raw: string(raw)}
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read the answer: %v", req.Method, req.URL, err)
+	}
+	r := Response{Code: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
 	_ = json.Unmarshal(raw, &r.Body)
 	return r
 }

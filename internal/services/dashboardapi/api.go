@@ -2,14 +2,10 @@ package dashboardapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +14,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/auth"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/daemon"
+	"github.com/tars-ops/tarsctl/internal/serviceapi"
 	"github.com/tars-ops/tarsctl/internal/state"
 	"github.com/tars-ops/tarsctl/internal/store"
 	"github.com/tars-ops/tarsctl/pkg/client"
@@ -61,7 +58,7 @@ type AgentLister interface {
 type server struct {
 	Options
 	rejections *prometheus.CounterVec
-	tokens     verifiedTokens
+	authn      *serviceapi.Authenticator
 	agents     agentsCache
 	// dummyHash is checked when a user does not exist, so that "no such
 	// user" takes as long as "wrong password". Made on first use: argon2
@@ -94,30 +91,26 @@ func New(opts Options) (http.Handler, error) {
 		}
 	}
 	s.dummyHash = sync.OnceValues(func() (string, error) { return store.HashPassword(auth.RandomID()) })
+	authn, err := serviceapi.NewAuthenticator(serviceapi.AuthOptions{
+		Enabled: opts.Config.Auth.Enabled, RBAC: opts.Config.Auth.RBAC, Signer: opts.Signer,
+		Revocations: opts.State, Logger: opts.Logger, Now: opts.Now, OnDenied: s.denied,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.authn = authn
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /auth/login", s.login)
 	mux.HandleFunc("POST /auth/refresh", s.refresh)
-	mux.Handle("POST /auth/logout", s.require(store.RoleViewer, s.logout))
-	mux.Handle("GET /api/me", s.require(store.RoleViewer, s.me))
-	mux.Handle("GET /api/agents", s.require(store.RoleViewer, s.listAgents))
-	mux.Handle("POST /api/agents", s.require(store.RoleOperator, s.upsertAgent))
-	mux.Handle("GET /api/users", s.require(store.RoleAdmin, s.listUsers))
-	mux.Handle("GET /api/compliance/status", s.require(store.RoleViewer, s.complianceStatus))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "Not Found", "no such endpoint: "+r.Method+" "+r.URL.Path)
-	})
+	mux.Handle("POST /auth/logout", s.authn.Require(store.RoleViewer, s.logout))
+	mux.Handle("GET /api/me", s.authn.Require(store.RoleViewer, s.me))
+	mux.Handle("GET /api/agents", s.authn.Require(store.RoleViewer, s.listAgents))
+	mux.Handle("POST /api/agents", s.authn.Require(store.RoleOperator, s.upsertAgent))
+	mux.Handle("GET /api/users", s.authn.Require(store.RoleAdmin, s.listUsers))
+	mux.Handle("GET /api/compliance/status", s.authn.Require(store.RoleViewer, s.complianceStatus))
+	mux.HandleFunc("/", serviceapi.NotFound)
 	return s.rateLimit(mux), nil
-}
-
-// clientIP is the peer address. X-Forwarded-For is not trusted: anyone can
-// set it, and a rate limit keyed on it could be dodged.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // rateLimit applies the per-IP and global limits to every API request.
@@ -127,16 +120,16 @@ func (s *server) rateLimit(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip := clientIP(r)
+		ip := serviceapi.ClientIP(r)
 		if s.Config.Auth.Enabled {
 			// An authenticated request asks the state store two things: its
 			// rate limit and whether its token was revoked. Ask both in one
-			// round trip, and hand the answer on to require.
-			if tok, ok := bearer(r); ok {
-				if c, err := s.tokens.verify(s.Signer, tok, s.Now()); err == nil {
+			// round trip, and hand the answer on to Require.
+			if tok, ok := serviceapi.BearerToken(r); ok {
+				if c, err := s.authn.Verify(tok); err == nil {
 					d, revoked, err := s.State.AllowAndCheck(r.Context(), "rate_limit:"+ip, rl.RequestsPerMinute, time.Minute, c.ID)
 					if err == nil {
-						r = r.WithContext(context.WithValue(r.Context(), checkedKey{}, checkedToken{token: tok, claims: c, revoked: revoked}))
+						r = r.WithContext(serviceapi.WithCheckedToken(r.Context(), tok, c, revoked))
 					}
 					if !s.decide(w, r, "ip", rl.RequestsPerMinute, d, err) {
 						return
@@ -167,6 +160,13 @@ func (s *server) allow(w http.ResponseWriter, r *http.Request, scope, key string
 	return s.decide(w, r, scope, limit, d, err)
 }
 
+// rateLimitMessages say which limit a 429 is for, by scope.
+var rateLimitMessages = map[string]string{
+	"ip":     "too many requests from this address",
+	"global": "too many requests to this service",
+	"login":  "too many login attempts from this address",
+}
+
 // decide writes the 429 for a refused decision and says whether to go on.
 func (s *server) decide(w http.ResponseWriter, r *http.Request, scope string, limit int, d state.Decision, err error) bool {
 	if err != nil {
@@ -178,100 +178,30 @@ func (s *server) decide(w http.ResponseWriter, r *http.Request, scope string, li
 	}
 	secs := int((d.RetryAfter + time.Second - 1) / time.Second)
 	s.rejections.WithLabelValues(scope).Inc()
-	s.Logger.Warn("rate_limit_exceeded", "scope", scope, "ip", clientIP(r), "limit", limit, "retry_after", secs,
+	s.Logger.Warn("rate_limit_exceeded", "scope", scope, "ip", serviceapi.ClientIP(r), "limit", limit, "retry_after", secs,
 		"path", r.URL.Path, "request_id", daemon.RequestID(r.Context()))
 	if scope == "login" {
 		s.audit(r, "rate_limited", "", "denied", "login attempts over the limit")
 	}
 	w.Header().Set("Retry-After", fmt.Sprint(secs))
-	daemon.WriteJSON(w, http.StatusTooManyRequests, map[string]any{"error": "Too Many Requests", "retry_after": secs})
+	daemon.WriteJSON(w, http.StatusTooManyRequests, client.ErrorBody{
+		Error: http.StatusText(http.StatusTooManyRequests), Message: fmt.Sprintf("%s; retry in %ds", rateLimitMessages[scope], secs), RetryAfter: secs,
+	})
 	return false
 }
 
-type principalKey struct{}
-
-// principal is who made a request.
-type principal struct {
-	Username string
-	Role     string
-	TokenID  string
-	Expires  time.Time
-}
-
-var roleRank = map[string]int{store.RoleViewer: 1, store.RoleOperator: 2, store.RoleAdmin: 3}
-
-// require authenticates the request and checks that its role is at least
-// min. With auth disabled (the local profile's default) every request acts
-// as an anonymous admin; with RBAC off every authenticated user may do
-// everything.
-func (s *server) require(min string, h http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.Config.Auth.Enabled {
-			r = r.WithContext(context.WithValue(r.Context(), principalKey{}, principal{Username: "anonymous", Role: store.RoleAdmin}))
-			h(w, r)
-			return
-		}
-		p, err := s.authenticate(r)
-		if err != nil {
-			s.Logger.Info("authentication failed", "reason", err, "ip", clientIP(r), "path", r.URL.Path, "request_id", daemon.RequestID(r.Context()))
-			s.audit(r, "access_denied", "", "unauthorized", err.Error())
-			w.Header().Set("WWW-Authenticate", `Bearer realm="tars"`)
-			writeError(w, http.StatusUnauthorized, "Unauthorized", "Invalid or expired token")
-			return
-		}
-		if s.Config.Auth.RBAC && roleRank[p.Role] < roleRank[min] {
-			s.audit(r, "access_denied", p.Username, "forbidden", fmt.Sprintf("role %s, needs %s", p.Role, min))
-			writeError(w, http.StatusForbidden, "Forbidden", fmt.Sprintf("role %s may not %s %s; it needs %s", p.Role, r.Method, r.URL.Path, min))
-			return
-		}
-		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
-	})
-}
-
-// checkedToken is a bearer token the rate limiter already verified and
-// looked up in the revocation list.
-type checkedToken struct {
-	token   string
-	claims  auth.Claims
-	revoked bool
-}
-
-type checkedKey struct{}
-
-func bearer(r *http.Request) (string, bool) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return tok, ok && tok != ""
-}
-
-func (s *server) authenticate(r *http.Request) (principal, error) {
-	tok, ok := bearer(r)
-	if !ok {
-		return principal{}, errors.New("no bearer token")
-	}
-	var (
-		c       auth.Claims
-		revoked bool
-		err     error
-	)
-	if ct, ok := r.Context().Value(checkedKey{}).(checkedToken); ok && ct.token == tok {
-		c, revoked = ct.claims, ct.revoked
+// denied records a request the authenticator refused in the audit log.
+func (s *server) denied(r *http.Request, d serviceapi.Denial) {
+	if d.Status == http.StatusUnauthorized {
+		s.audit(r, "access_denied", "", "unauthorized", d.Reason)
 	} else {
-		if c, err = s.tokens.verify(s.Signer, tok, s.Now()); err != nil {
-			return principal{}, err
-		}
-		if revoked, err = s.State.IsRevoked(r.Context(), c.ID); err != nil {
-			// Without the revocation list a logged-out token could pass: refuse.
-			return principal{}, fmt.Errorf("check token revocation: %w", err)
-		}
+		s.audit(r, "access_denied", d.Username, "forbidden", d.Reason)
 	}
-	if revoked {
-		return principal{}, errors.New("token revoked")
-	}
-	return principal{Username: c.Username, Role: c.Role, TokenID: c.ID, Expires: c.Expires}, nil
 }
 
-func principalFrom(ctx context.Context) principal {
-	p, _ := ctx.Value(principalKey{}).(principal)
+// principalFrom is the caller of a request Require let through.
+func principalFrom(ctx context.Context) serviceapi.Principal {
+	p, _ := serviceapi.PrincipalFrom(ctx)
 	return p
 }
 
@@ -280,23 +210,7 @@ func (s *server) audit(r *http.Request, event, user, outcome, detail string) {
 		return
 	}
 	s.Audit.Record(AuditEvent{
-		Time: s.Now(), Event: event, Username: user, IP: clientIP(r),
+		Time: s.Now(), Event: event, Username: user, IP: serviceapi.ClientIP(r),
 		RequestID: daemon.RequestID(r.Context()), Outcome: outcome, Detail: detail,
 	})
-}
-
-func writeError(w http.ResponseWriter, code int, title, msg string) {
-	daemon.WriteJSON(w, code, map[string]string{"error": title, "message": msg})
-}
-
-// maxBody caps request bodies: every endpoint takes a small JSON object.
-const maxBody = 64 << 10
-
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		writeError(w, http.StatusBadRequest, "Bad Request", "request body must be a JSON object: "+err.Error())
-		return false
-	}
-	return true
 }

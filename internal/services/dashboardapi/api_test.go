@@ -174,9 +174,27 @@ func (a *api) do(t *testing.T, method, path, token string, body any) response {
 		rd = bytes.NewReader(b)
 	}
 	req, _ := http.NewRequest(method, a.url+path, rd)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	return send(t, req)
+}
+
+// doRaw sends body as it is, with contentType when not empty.
+func (a *api) doRaw(t *testing.T, method, path, contentType, body string) response {
+	t.Helper()
+	req, _ := http.NewRequest(method, a.url+path, strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	return send(t, req)
+}
+
+func send(t *testing.T, req *http.Request) response {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -231,6 +249,18 @@ func TestLoginAndRBAC(t *testing.T) {
 		}
 		if r := a.do(t, "POST", "/auth/login", "", map[string]string{"username": "vera"}); r.code != 400 {
 			t.Errorf("missing password: %d %s", r.code, r.raw)
+		}
+		// Bodies are read strictly: an empty one (accepted before the
+		// daemons shared one decoder), an unknown field, or no
+		// Content-Type are refused before any password is checked.
+		if r := a.doRaw(t, "POST", "/auth/login", "application/json", ""); r.code != 400 || r.body["message"] != "request body is empty: send a JSON object" {
+			t.Errorf("empty login body: %d %s", r.code, r.raw)
+		}
+		if r := a.do(t, "POST", "/auth/login", "", map[string]string{"username": "vera", "password": "viewer-password-1", "otp": "1"}); r.code != 400 {
+			t.Errorf("unknown login field: %d %s", r.code, r.raw)
+		}
+		if r := a.doRaw(t, "POST", "/auth/login", "", `{"username":"vera","password":"viewer-password-1"}`); r.code != 415 {
+			t.Errorf("login without a Content-Type: %d %s", r.code, r.raw)
 		}
 
 		viewer := a.login(t, "vera", "viewer-password-1")
@@ -343,6 +373,12 @@ func TestRefreshRotationReuseAndLogout(t *testing.T) {
 		if r := a.do(t, "GET", "/api/agents", access2, nil); r.code != 200 {
 			t.Errorf("an unrelated access token stopped working: %d", r.code)
 		}
+		// Logout's body is optional: none at all still revokes the token.
+		bare := a.login(t, "otto", "operator-password-1")
+		if r := a.do(t, "POST", "/auth/logout", bare.AccessToken, nil); r.code != 200 {
+			t.Fatalf("logout without a body: %d %s", r.code, r.raw)
+		}
+		wantUnauthorized(t, a.do(t, "GET", "/api/agents", bare.AccessToken, nil), "token after a logout without a body")
 		if r := a.do(t, "POST", "/auth/refresh", "", map[string]string{"refresh_token": "made-up"}); r.code != 401 {
 			t.Errorf("unknown refresh token: %d", r.code)
 		}

@@ -8,13 +8,17 @@
 // [New] returns the service's http.Handler from [Options]; the daemon
 // package serves it beside /health, /ready and /metrics, which never pass
 // through this handler and so are never authenticated or rate limited.
-// [Bootstrap] prepares what a first start needs (a JWT secret on the
-// local profile, the initial admin account).
+// [Run] prepares what a first start needs: the JWT secret
+// (serviceapi.LoadJWT, which generates one on the local profile) and the
+// initial admin account ([EnsureAdmin]).
 //
 // # Responses
 //
-// Errors are JSON: 401 {"error": "Unauthorized", "message": "Invalid or
-// expired token"} (the runbook's body), 403 {"error": "Forbidden"}, 429
-// {"error": "Too Many Requests", "retry_after": N} with a Retry-After
-// header.
+// Authentication, request bodies and error answers are
+// internal/serviceapi's, as on every daemon: 401 {"error":
+// "Unauthorized", "message": "Invalid or expired token"} (the runbook's
+// body), 403 {"error": "Forbidden", "message": ...}, 400, 413 or 415 for a
+// body that is not one well-formed JSON object. dashboard-api adds 429
+// {"error": "Too Many Requests", "message": ..., "retry_after": N} with a
+// Retry-After header, and records every 401 and 403 in the audit log.
 package dashboardapi

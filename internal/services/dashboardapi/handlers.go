@@ -11,8 +11,10 @@ import (
 
 	"github.com/tars-ops/tarsctl/internal/auth"
 	"github.com/tars-ops/tarsctl/internal/daemon"
+	"github.com/tars-ops/tarsctl/internal/serviceapi"
 	"github.com/tars-ops/tarsctl/internal/state"
 	"github.com/tars-ops/tarsctl/internal/store"
+	"github.com/tars-ops/tarsctl/pkg/client"
 )
 
 // TokenResponse is the body of a successful login or refresh.
@@ -28,7 +30,7 @@ type TokenResponse struct {
 
 func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	rl := s.Config.RateLimiting
-	if rl.Enabled && !s.allow(w, r, "login", "rate_limit:login:"+clientIP(r), rl.LoginRequestsPerMinute) {
+	if rl.Enabled && !s.allow(w, r, "login", "rate_limit:login:"+serviceapi.ClientIP(r), rl.LoginRequestsPerMinute) {
 		return
 	}
 	var req struct {
@@ -36,11 +38,11 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		Password string `json:"password"`
 		TOTP     string `json:"totp"`
 	}
-	if !decodeJSON(w, r, &req) {
+	if !serviceapi.DecodeJSON(w, r, &req) {
 		return
 	}
 	if req.Username == "" || req.Password == "" {
-		writeError(w, http.StatusBadRequest, "Bad Request", "username and password are required")
+		serviceapi.WriteError(w, http.StatusBadRequest, "username and password are required")
 		return
 	}
 	u, err := s.Users.GetUser(r.Context(), req.Username)
@@ -54,7 +56,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		s.Logger.Error("login: read user", "error", err, "request_id", daemon.RequestID(r.Context()))
-		writeError(w, http.StatusServiceUnavailable, "Service Unavailable", "the user store cannot be reached")
+		serviceapi.WriteError(w, http.StatusServiceUnavailable, "the user store cannot be reached")
 		return
 	}
 	ok, err := s.CheckPassword(u.PasswordHash, req.Password)
@@ -70,7 +72,10 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 			return
 		case req.TOTP == "":
 			s.audit(r, "login_failure", req.Username, "denied", "TOTP code missing")
-			daemon.WriteJSON(w, http.StatusUnauthorized, map[string]any{"error": "Unauthorized", "message": "TOTP code required", "mfa_required": true})
+			daemon.WriteJSON(w, http.StatusUnauthorized, struct {
+				client.ErrorBody
+				MFARequired bool `json:"mfa_required"`
+			}{client.ErrorBody{Error: http.StatusText(http.StatusUnauthorized), Message: "TOTP code required"}, true})
 			return
 		case !auth.CheckTOTP(u.TOTPSecret, req.TOTP, s.Now()):
 			s.loginFailed(w, r, req.Username, "wrong TOTP code", "Invalid TOTP code")
@@ -80,18 +85,18 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	resp, err := s.issue(r, u.Username, u.Role, auth.RandomID())
 	if err != nil {
 		s.Logger.Error("login: issue tokens", "error", err, "request_id", daemon.RequestID(r.Context()))
-		writeError(w, http.StatusServiceUnavailable, "Service Unavailable", "tokens cannot be issued right now")
+		serviceapi.WriteError(w, http.StatusServiceUnavailable, "tokens cannot be issued right now")
 		return
 	}
-	s.Logger.Info("JWT issued", "user", u.Username, "role", u.Role, "ip", clientIP(r), "request_id", daemon.RequestID(r.Context()))
+	s.Logger.Info("JWT issued", "user", u.Username, "role", u.Role, "ip", serviceapi.ClientIP(r), "request_id", daemon.RequestID(r.Context()))
 	s.audit(r, "login_success", u.Username, "ok", "")
 	daemon.WriteJSON(w, http.StatusOK, resp)
 }
 
 func (s *server) loginFailed(w http.ResponseWriter, r *http.Request, user, reason, msg string) {
-	s.Logger.Warn("login failed", "user", user, "reason", reason, "ip", clientIP(r), "request_id", daemon.RequestID(r.Context()))
+	s.Logger.Warn("login failed", "user", user, "reason", reason, "ip", serviceapi.ClientIP(r), "request_id", daemon.RequestID(r.Context()))
 	s.audit(r, "login_failure", user, "denied", reason)
-	writeError(w, http.StatusUnauthorized, "Unauthorized", msg)
+	serviceapi.WriteError(w, http.StatusUnauthorized, msg)
 }
 
 // issue creates an access token and a refresh token in family.
@@ -119,11 +124,11 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		RefreshToken string `json:"refresh_token"`
 	}
-	if !decodeJSON(w, r, &req) {
+	if !serviceapi.DecodeJSON(w, r, &req) {
 		return
 	}
 	if req.RefreshToken == "" {
-		writeError(w, http.StatusBadRequest, "Bad Request", "refresh_token is required")
+		serviceapi.WriteError(w, http.StatusBadRequest, "refresh_token is required")
 		return
 	}
 	rec, err := s.State.UseRefresh(r.Context(), auth.HashToken(req.RefreshToken))
@@ -135,30 +140,30 @@ func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
 		if rerr := s.State.RevokeFamily(r.Context(), rec.Family, ttl); rerr != nil {
 			s.Logger.Error("refresh: revoke family after reuse", "error", rerr)
 		}
-		s.Logger.Warn("refresh token reuse detected; token family revoked", "user", rec.Username, "ip", clientIP(r), "request_id", daemon.RequestID(r.Context()))
+		s.Logger.Warn("refresh token reuse detected; token family revoked", "user", rec.Username, "ip", serviceapi.ClientIP(r), "request_id", daemon.RequestID(r.Context()))
 		s.audit(r, "refresh_reuse_detected", rec.Username, "denied", "token family revoked")
-		writeError(w, http.StatusUnauthorized, "Unauthorized", "Invalid or expired refresh token")
+		serviceapi.WriteError(w, http.StatusUnauthorized, "Invalid or expired refresh token")
 		return
 	case errors.Is(err, state.ErrNotFound):
 		s.audit(r, "token_refresh", "", "denied", "unknown or expired refresh token")
-		writeError(w, http.StatusUnauthorized, "Unauthorized", "Invalid or expired refresh token")
+		serviceapi.WriteError(w, http.StatusUnauthorized, "Invalid or expired refresh token")
 		return
 	case err != nil:
 		s.Logger.Error("refresh: state store", "error", err)
-		writeError(w, http.StatusServiceUnavailable, "Service Unavailable", "tokens cannot be refreshed right now")
+		serviceapi.WriteError(w, http.StatusServiceUnavailable, "tokens cannot be refreshed right now")
 		return
 	}
 	// The account may have been deleted or its role changed since login.
 	u, err := s.Users.GetUser(r.Context(), rec.Username)
 	if err != nil {
 		s.audit(r, "token_refresh", rec.Username, "denied", "user no longer exists")
-		writeError(w, http.StatusUnauthorized, "Unauthorized", "Invalid or expired refresh token")
+		serviceapi.WriteError(w, http.StatusUnauthorized, "Invalid or expired refresh token")
 		return
 	}
 	resp, err := s.issue(r, u.Username, u.Role, rec.Family)
 	if err != nil {
 		s.Logger.Error("refresh: issue tokens", "error", err)
-		writeError(w, http.StatusServiceUnavailable, "Service Unavailable", "tokens cannot be refreshed right now")
+		serviceapi.WriteError(w, http.StatusServiceUnavailable, "tokens cannot be refreshed right now")
 		return
 	}
 	s.Logger.Info("JWT issued", "user", u.Username, "role", u.Role, "via", "refresh", "request_id", daemon.RequestID(r.Context()))
@@ -171,13 +176,15 @@ func (s *server) logout(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		RefreshToken string `json:"refresh_token"`
 	}
-	if !decodeJSON(w, r, &req) {
+	// The body is optional: a logout with none still revokes the access
+	// token, which is what a caller who sends none wants.
+	if !serviceapi.DecodeOptionalJSON(w, r, &req) {
 		return
 	}
 	if p.TokenID != "" {
 		if err := s.State.RevokeToken(r.Context(), p.TokenID, time.Until(p.Expires)+time.Second); err != nil {
 			s.Logger.Error("logout: revoke token", "error", err)
-			writeError(w, http.StatusServiceUnavailable, "Service Unavailable", "the token could not be revoked")
+			serviceapi.WriteError(w, http.StatusServiceUnavailable, "the token could not be revoked")
 			return
 		}
 	}
@@ -221,7 +228,7 @@ func (s *server) listAgents(w http.ResponseWriter, r *http.Request) {
 	body, err := s.cachedAgents(r)
 	if err != nil {
 		s.Logger.Error("list agents", "error", err)
-		writeError(w, http.StatusServiceUnavailable, "Service Unavailable", "the database cannot be reached")
+		serviceapi.WriteError(w, http.StatusServiceUnavailable, "the database cannot be reached")
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -297,12 +304,12 @@ func jsonBody(v any) ([]byte, error) {
 
 func (s *server) upsertAgent(w http.ResponseWriter, r *http.Request) {
 	var a store.Agent
-	if !decodeJSON(w, r, &a) {
+	if !serviceapi.DecodeJSON(w, r, &a) {
 		return
 	}
 	a.ID = strings.TrimSpace(a.ID)
 	if a.ID == "" || a.Name == "" {
-		writeError(w, http.StatusBadRequest, "Bad Request", "id and name are required")
+		serviceapi.WriteError(w, http.StatusBadRequest, "id and name are required")
 		return
 	}
 	if a.Status == "" {
@@ -311,7 +318,7 @@ func (s *server) upsertAgent(w http.ResponseWriter, r *http.Request) {
 	a.UpdatedAt = s.Now().UTC()
 	if err := s.Users.UpsertAgent(r.Context(), a); err != nil {
 		s.Logger.Error("upsert agent", "error", err)
-		writeError(w, http.StatusServiceUnavailable, "Service Unavailable", "the database cannot be reached")
+		serviceapi.WriteError(w, http.StatusServiceUnavailable, "the database cannot be reached")
 		return
 	}
 	s.agents.mu.Lock()
@@ -325,7 +332,7 @@ func (s *server) listUsers(w http.ResponseWriter, r *http.Request) {
 	users, err := s.Users.ListUsers(r.Context())
 	if err != nil {
 		s.Logger.Error("list users", "error", err)
-		writeError(w, http.StatusServiceUnavailable, "Service Unavailable", "the database cannot be reached")
+		serviceapi.WriteError(w, http.StatusServiceUnavailable, "the database cannot be reached")
 		return
 	}
 	type userJSON struct {

@@ -2,8 +2,6 @@ package dashboardapi
 
 import (
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -46,47 +44,5 @@ func TestGracefulRotationInAPI(t *testing.T) {
 	}
 	if r := a.do(t, "GET", "/api/me", newTok, nil); r.code != 200 {
 		t.Errorf("new token: %d", r.code)
-	}
-}
-
-// TestJWTSecretPreviousKeys: JWTSecret registers the previous secrets in
-// their grace period for every signer of the secret, and drops expired
-// ones from the file.
-func TestJWTSecretPreviousKeys(t *testing.T) {
-	t.Parallel()
-	noEnv := func(string) string { return "" }
-	cfg := testConfig(t, nil)
-	file := filepath.Join(t.TempDir(), "jwt")
-	cfg.Auth.JWTSecretFile = file
-	current := []byte("jwtsecret-previous-keys-test-current")
-	if err := os.WriteFile(file, append(current, '\n'), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	inGrace := []byte("jwtsecret-previous-keys-test-in-grace")
-	expired := []byte("jwtsecret-previous-keys-test-expired!")
-	now := time.Now()
-	if err := auth.WritePrevious(file+auth.PreviousSuffix, []auth.PreviousSecret{
-		{Secret: inGrace, ReplacedAt: now, VerifyUntil: now.Add(time.Hour)},
-		{Secret: expired, ReplacedAt: now.Add(-2 * time.Hour), VerifyUntil: now.Add(-time.Hour)},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	secret, _, err := JWTSecret(cfg, noEnv)
-	if err != nil || string(secret) != string(current) {
-		t.Fatalf("JWTSecret: %q %v", secret, err)
-	}
-	// What orchestrator and hypersync do: a signer from the secret alone.
-	s, _ := auth.NewSigner(secret, time.Hour, nil)
-	for name, key := range map[string][]byte{"in grace": inGrace, "expired": expired} {
-		other, _ := auth.NewSigner(key, time.Hour, nil)
-		tok, _, _ := other.Issue("alice", store.RoleViewer)
-		_, err := s.Verify(tok)
-		if (err == nil) != (name == "in grace") {
-			t.Errorf("token of the %s secret: %v", name, err)
-		}
-	}
-	prev, err := auth.ReadPrevious(file + auth.PreviousSuffix)
-	if err != nil || len(prev) != 1 || string(prev[0].Secret) != string(inGrace) {
-		t.Errorf("previous file after start: %d entries, %v", len(prev), err)
 	}
 }

@@ -14,9 +14,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tars-ops/tarsctl/internal/auth"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/daemon"
+	"github.com/tars-ops/tarsctl/internal/serviceapi"
 	"github.com/tars-ops/tarsctl/internal/services"
 	"github.com/tars-ops/tarsctl/internal/state"
 	"github.com/tars-ops/tarsctl/internal/store"
@@ -64,14 +64,11 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	}
 	defer st.Close()
 
-	secret, source, err := JWTSecret(cfg, getenv)
+	jwt, err := serviceapi.LoadJWT(cfg, getenv)
 	if err != nil {
 		return err
 	}
-	signer, err := auth.NewSigner(secret, time.Duration(cfg.Auth.JWTExpiry)*time.Second, nil)
-	if err != nil {
-		return fmt.Errorf("JWT secret from %s: %w", source, err)
-	}
+	signer := jwt.Signer
 	if path, err := EnsureAdmin(ctx, db, cfg.Paths.SecretsDirPath()); err != nil {
 		return err
 	} else if path != "" {
@@ -105,7 +102,11 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 
 	// GET /api/agents asks the orchestrator, with a viewer token of its own.
 	orchSpec, _ := services.Lookup(services.OrchestrationAgent)
-	orch, err := client.New(orchSpec.URL(cfg), client.WithTokenSource(serviceTokens(secret)), client.WithHTTPClient(&http.Client{}))
+	tokens, err := serviceapi.ServiceTokens(jwt.Secret, Service, store.RoleViewer)
+	if err != nil {
+		return err
+	}
+	orch, err := client.New(orchSpec.URL(cfg), client.WithTokenSource(tokens), client.WithHTTPClient(&http.Client{}))
 	if err != nil {
 		return fmt.Errorf("services.orchestration_agent.url: %w", err)
 	}
@@ -130,7 +131,7 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 
 	log.Info("Starting API server on "+ln.Addr().String(), "tls", tlsCfg != nil, "store", db.Kind(), "state", st.Kind())
 	if cfg.Auth.Enabled {
-		log.Info("JWT authentication enabled", "rbac", cfg.Auth.RBAC, "mfa", cfg.Auth.RequireMFA, "secret", string(source),
+		log.Info("JWT authentication enabled", "rbac", cfg.Auth.RBAC, "mfa", cfg.Auth.RequireMFA, "secret", string(jwt.Source),
 			"kid", signer.KeyID(), "previous_kids", strings.Join(signer.PreviousKeyIDs(time.Now()), ","))
 	} else {
 		log.Warn("JWT authentication disabled: API requests are not authenticated (set auth.enabled: true)")
@@ -165,19 +166,6 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 			daemon.DiskSpaceCheck(cfg.Paths.DataDirPath(), 100<<20),
 		},
 	})
-}
-
-// serviceTokens signs a short-lived viewer token per request, as
-// "service:dashboard-api", with the secret all daemons share.
-func serviceTokens(secret []byte) client.TokenSource {
-	return func(context.Context) (string, error) {
-		signer, err := auth.NewSigner(secret, 5*time.Minute, nil)
-		if err != nil {
-			return "", err
-		}
-		tok, _, err := signer.Issue("service:"+Service, store.RoleViewer)
-		return tok, err
-	}
 }
 
 // OpenStore opens the configured account store: SQLite in the data dir, or

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/tars-ops/tarsctl/internal/daemon"
-	"github.com/tars-ops/tarsctl/internal/services/orchestrator"
+	"github.com/tars-ops/tarsctl/internal/serviceapi"
 	"github.com/tars-ops/tarsctl/internal/store"
 	"github.com/tars-ops/tarsctl/pkg/client"
 )
@@ -28,7 +28,7 @@ const (
 //
 // POST answers 202 once the sync is recorded, or, with wait, 200 when it
 // was applied or failed within that time (202 if still pending).
-func NewHandler(s *Syncer, authn *orchestrator.Authenticator, log *slog.Logger) http.Handler {
+func NewHandler(s *Syncer, authn *serviceapi.Authenticator, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -37,9 +37,7 @@ func NewHandler(s *Syncer, authn *orchestrator.Authenticator, log *slog.Logger) 
 	mux.Handle("POST /api/sync", authn.Require(store.RoleOperator, h.submit))
 	mux.Handle("GET /api/sync", authn.Require(store.RoleViewer, h.list))
 	mux.Handle("GET /api/sync/{id}", authn.Require(store.RoleViewer, h.get))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		orchestrator.WriteError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
-	})
+	mux.HandleFunc("/", serviceapi.NotFound)
 	return mux
 }
 
@@ -53,27 +51,27 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("wait"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 || d > client.MaxSyncWait {
-			orchestrator.WriteError(w, http.StatusBadRequest, fmt.Sprintf("wait must be a duration from 0s to %s, got %q", client.MaxSyncWait, v))
+			serviceapi.WriteError(w, http.StatusBadRequest, fmt.Sprintf("wait must be a duration from 0s to %s, got %q", client.MaxSyncWait, v))
 			return
 		}
 		wait = d
 	}
 	var req client.SyncRequest
-	if !orchestrator.DecodeJSON(w, r, &req) {
+	if !serviceapi.DecodeJSON(w, r, &req) {
 		return
 	}
 	sy, done, err := h.s.Submit(req)
 	switch {
 	case errors.Is(err, ErrInvalid):
-		orchestrator.WriteError(w, http.StatusBadRequest, err.Error())
+		serviceapi.WriteError(w, http.StatusBadRequest, err.Error())
 		return
 	case errors.Is(err, ErrFull):
 		w.Header().Set("Retry-After", "10")
-		orchestrator.WriteError(w, http.StatusServiceUnavailable, err.Error())
+		serviceapi.WriteError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	case err != nil:
 		h.log.Error("accept sync", "error", err, "request_id", daemon.RequestID(r.Context()))
-		orchestrator.WriteError(w, http.StatusServiceUnavailable, "the sync could not be recorded: "+err.Error())
+		serviceapi.WriteError(w, http.StatusServiceUnavailable, "the sync could not be recorded: "+err.Error())
 		return
 	}
 	h.log.Info("HyperSync accepted agent="+sy.AgentID, "sync_id", sy.ID, "source", sy.Source, "request_id", daemon.RequestID(r.Context()))
@@ -102,13 +100,13 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 	switch f.Status {
 	case "", client.SyncPending, client.SyncApplied, client.SyncFailed:
 	default:
-		orchestrator.WriteError(w, http.StatusBadRequest, fmt.Sprintf("status must be pending, applied or failed, got %q", f.Status))
+		serviceapi.WriteError(w, http.StatusBadRequest, fmt.Sprintf("status must be pending, applied or failed, got %q", f.Status))
 		return
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > MaxListLimit {
-			orchestrator.WriteError(w, http.StatusBadRequest, fmt.Sprintf("limit must be from 1 to %d, got %q", MaxListLimit, v))
+			serviceapi.WriteError(w, http.StatusBadRequest, fmt.Sprintf("limit must be from 1 to %d, got %q", MaxListLimit, v))
 			return
 		}
 		f.Limit = n
@@ -119,7 +117,7 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 	sy, ok := h.s.Get(r.PathValue("id"))
 	if !ok {
-		orchestrator.WriteError(w, http.StatusNotFound, fmt.Sprintf("no sync %q (only the last %d settled syncs are kept)", r.PathValue("id"), h.s.opts.Retain))
+		serviceapi.WriteError(w, http.StatusNotFound, fmt.Sprintf("no sync %q (only the last %d settled syncs are kept)", r.PathValue("id"), h.s.opts.Retain))
 		return
 	}
 	daemon.WriteJSON(w, http.StatusOK, sy)

@@ -14,7 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/tars-ops/tarsctl/internal/services/orchestrator"
+	"github.com/tars-ops/tarsctl/internal/agentspec"
 	"github.com/tars-ops/tarsctl/pkg/client"
 )
 
@@ -162,10 +162,10 @@ func (s *Syncer) Close() error {
 // Submit validates a sync, records it durably and queues it. It returns the
 // recorded sync and a channel closed once it is applied or has failed.
 func (s *Syncer) Submit(req client.SyncRequest) (client.Sync, <-chan struct{}, error) {
-	if err := orchestrator.ValidateID(req.AgentID); err != nil {
+	if err := agentspec.ValidateID(req.AgentID); err != nil {
 		return client.Sync{}, nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	if err := orchestrator.ValidateUpdate(req.Hyperparameters); err != nil {
+	if err := agentspec.ValidateUpdate(req.Hyperparameters); err != nil {
 		return client.Sync{}, nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if len(req.Source) > 64 {

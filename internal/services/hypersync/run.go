@@ -11,13 +11,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tars-ops/tarsctl/internal/auth"
 	"github.com/tars-ops/tarsctl/internal/build"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/daemon"
+	"github.com/tars-ops/tarsctl/internal/serviceapi"
 	"github.com/tars-ops/tarsctl/internal/services"
-	"github.com/tars-ops/tarsctl/internal/services/dashboardapi"
-	"github.com/tars-ops/tarsctl/internal/services/orchestrator"
 	"github.com/tars-ops/tarsctl/internal/store"
 	"github.com/tars-ops/tarsctl/pkg/client"
 )
@@ -61,15 +59,11 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err := os.MkdirAll(filepath.Dir(JournalPath(cfg)), 0o700); err != nil {
 		return fmt.Errorf("create journal directory: %w", err)
 	}
-	secret, source, err := dashboardapi.JWTSecret(cfg, getenv)
+	jwt, err := serviceapi.LoadJWT(cfg, getenv)
 	if err != nil {
 		return err
 	}
-	signer, err := auth.NewSigner(secret, time.Duration(cfg.Auth.JWTExpiry)*time.Second, nil)
-	if err != nil {
-		return fmt.Errorf("JWT secret from %s: %w", source, err)
-	}
-	tokens, err := orchestrator.ServiceTokens(secret, Service, store.RoleOperator)
+	tokens, err := serviceapi.ServiceTokens(jwt.Secret, Service, store.RoleOperator)
 	if err != nil {
 		return err
 	}
@@ -80,7 +74,7 @@ func Run(ctx context.Context, o RunOptions) error {
 		return fmt.Errorf("services.orchestration_agent.url: %w", err)
 	}
 
-	authn, checks, closeAuth, err := orchestrator.ServiceAuth(ctx, cfg, getenv, signer, log)
+	authn, checks, closeAuth, err := serviceapi.OpenAuthenticator(ctx, cfg, getenv, jwt.Signer, log)
 	if err != nil {
 		return err
 	}

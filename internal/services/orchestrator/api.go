@@ -2,14 +2,12 @@ package orchestrator
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 
 	"github.com/tars-ops/tarsctl/internal/daemon"
+	"github.com/tars-ops/tarsctl/internal/serviceapi"
 	"github.com/tars-ops/tarsctl/internal/store"
 	"github.com/tars-ops/tarsctl/pkg/client"
 )
@@ -22,7 +20,8 @@ import (
 //	PUT  /api/agents/{id}/hyperparameters   operator  {"learning_rate"?, ...} → the agent
 //
 // The daemon package serves /health, /ready and /metrics beside it.
-func NewHandler(o *Orchestrator, authn *Authenticator, log *slog.Logger) http.Handler {
+// Authentication, request bodies and error answers are serviceapi's.
+func NewHandler(o *Orchestrator, authn *serviceapi.Authenticator, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -32,9 +31,7 @@ func NewHandler(o *Orchestrator, authn *Authenticator, log *slog.Logger) http.Ha
 	mux.Handle("GET /api/agents/{id}", authn.Require(store.RoleViewer, h.get))
 	mux.Handle("POST /api/agents/{id}/train", authn.Require(store.RoleOperator, h.train))
 	mux.Handle("PUT /api/agents/{id}/hyperparameters", authn.Require(store.RoleOperator, h.setHyperparameters))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		WriteError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
-	})
+	mux.HandleFunc("/", serviceapi.NotFound)
 	return mux
 }
 
@@ -59,7 +56,7 @@ func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) train(w http.ResponseWriter, r *http.Request) {
 	var req client.TrainRequest
-	if !DecodeJSON(w, r, &req) {
+	if !serviceapi.DecodeJSON(w, r, &req) {
 		return
 	}
 	res, err := h.o.Train(r.Context(), r.PathValue("id"), req)
@@ -72,7 +69,7 @@ func (h *handler) train(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) setHyperparameters(w http.ResponseWriter, r *http.Request) {
 	var u client.HyperparameterUpdate
-	if !DecodeJSON(w, r, &u) {
+	if !serviceapi.DecodeJSON(w, r, &u) {
 		return
 	}
 	a, err := h.o.SetHyperparameters(r.PathValue("id"), u)
@@ -98,27 +95,5 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err, "request_id", daemon.RequestID(r.Context()))
 	}
-	WriteError(w, code, err.Error())
-}
-
-// maxBody caps request bodies: every endpoint takes a small JSON object.
-const maxBody = 64 << 10
-
-// DecodeJSON decodes a request body into v, refusing unknown fields, and
-// answers 400 itself when it cannot.
-func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if errors.Is(err, io.EOF) {
-		err = errors.New("empty body")
-	}
-	if err == nil && dec.More() {
-		err = errors.New("more than one JSON value")
-	}
-	if err != nil {
-		WriteError(w, http.StatusBadRequest, fmt.Sprintf("request body must be one JSON object: %v", err))
-		return false
-	}
-	return true
+	serviceapi.WriteError(w, code, err.Error())
 }

@@ -43,7 +43,8 @@
 //
 // # Authentication
 //
-// [Authenticator] checks dashboard-api's JWTs (viewer reads, operator
-// acts); HyperSync uses it too. Daemons call each other with short-lived
-// tokens signed with the shared secret ([ServiceTokens]).
+// internal/serviceapi checks dashboard-api's JWTs (viewer reads, operator
+// acts), decodes request bodies and writes error answers, as on every
+// daemon. Daemons call each other with short-lived tokens signed with the
+// shared secret (serviceapi.ServiceTokens).
 package orchestrator

@@ -2,11 +2,8 @@ package orchestrator
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net"
 	"os"
-	"strings"
 	"testing"
 
 	"github.com/tars-ops/tarsctl/internal/config"
@@ -48,9 +45,3 @@ func startOrchestrator(t testing.TB, cfg *config.Config, ln net.Listener) *runni
 		return Run(ctx, RunOptions{Config: cfg, Version: "test", Getenv: testGetenv, Logger: log, Listener: ln, OnReady: onReady})
 	})
 }
-
-func newTextLogger(w io.Writer) *slog.Logger {
-	return daemon.NewLogger(w, daemon.LogOptions{Service: "test", Format: "text", Level: "DEBUG"})
-}
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }

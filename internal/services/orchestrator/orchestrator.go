@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tars-ops/tarsctl/internal/agentspec"
 	"github.com/tars-ops/tarsctl/internal/crypto"
 	"github.com/tars-ops/tarsctl/internal/daemon"
 	"github.com/tars-ops/tarsctl/internal/rl"
@@ -30,8 +31,9 @@ import (
 // code.
 var (
 	// ErrInvalid is a request that cannot be carried out as given: a bad
-	// agent id, episode count or hyperparameter (400).
-	ErrInvalid = errors.New("invalid request")
+	// agent id, episode count or hyperparameter (400). It is
+	// [agentspec.ErrInvalid], which the shared validators wrap.
+	ErrInvalid = agentspec.ErrInvalid
 	// ErrNotFound is an agent that does not exist (404).
 	ErrNotFound = errors.New("agent not found")
 	// ErrBusy is a training request for an agent that is already training
@@ -280,7 +282,7 @@ func (o *Orchestrator) load() error {
 			continue
 		}
 		path := filepath.Join(o.opts.Dir, name)
-		if err := ValidateID(id); err != nil {
+		if err := agentspec.ValidateID(id); err != nil {
 			o.log.Warn("Ignoring checkpoint with an invalid agent id", "file", path, "error", err)
 			continue
 		}
@@ -453,43 +455,11 @@ func applyUpdate(h rl.Hyperparameters, u *client.HyperparameterUpdate) (rl.Hyper
 	return next, nil
 }
 
-// ValidateUpdate checks each value that u sets against its range, without
-// knowing the agent: whether epsilon_min ≤ epsilon holds when u sets only
-// one of them depends on the agent's other value, which only the
-// orchestrator knows. It returns an [*rl.InvalidError] or, for an empty
-// update, an error wrapping [ErrInvalid].
-func ValidateUpdate(u client.HyperparameterUpdate) error {
-	if u.IsEmpty() {
-		return fmt.Errorf("%w: no hyperparameters given", ErrInvalid)
-	}
-	h := rl.Hyperparameters(u.Apply(client.Hyperparameters(rl.DefaultHyperparameters())))
-	if u.EpsilonMin != nil && u.Epsilon == nil {
-		h.Epsilon = 1
-	}
-	return h.Validate()
-}
-
-// ValidateID checks an agent id: 1 to 64 letters, digits, '.', '_' or
-// '-', not starting with '.' or '-'. Ids name checkpoint files, so nothing
-// else is allowed.
-func ValidateID(id string) error {
-	if id == "" || len(id) > 64 {
-		return fmt.Errorf("%w: agent id %q: use 1 to 64 characters", ErrInvalid, id)
-	}
-	for i, c := range id {
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || (i > 0 && (c == '.' || c == '-'))
-		if !ok {
-			return fmt.Errorf("%w: agent id %q: use letters, digits, '.', '_' and '-', starting with a letter, digit or '_'", ErrInvalid, id)
-		}
-	}
-	return nil
-}
-
 // SetHyperparameters changes an agent's hyperparameters and writes its
 // checkpoint before returning. An agent that is training picks them up
 // from its next episode.
 func (o *Orchestrator) SetHyperparameters(id string, u client.HyperparameterUpdate) (client.Agent, error) {
-	if err := ValidateID(id); err != nil {
+	if err := agentspec.ValidateID(id); err != nil {
 		return client.Agent{}, err
 	}
 	if u.IsEmpty() {
@@ -545,7 +515,7 @@ func (o *Orchestrator) SetHyperparameters(id string, u client.HyperparameterUpda
 // and saves what was learnt, and returns ctx's error. A run waits for a
 // free worker first.
 func (o *Orchestrator) Train(ctx context.Context, id string, req client.TrainRequest) (client.TrainResult, error) {
-	if err := ValidateID(id); err != nil {
+	if err := agentspec.ValidateID(id); err != nil {
 		return client.TrainResult{}, err
 	}
 	if req.Episodes < client.MinEpisodes || req.Episodes > client.MaxEpisodes {

@@ -25,6 +25,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/crypto"
 	"github.com/tars-ops/tarsctl/internal/daemon"
 	"github.com/tars-ops/tarsctl/internal/rl"
+	"github.com/tars-ops/tarsctl/internal/serviceapi"
 	"github.com/tars-ops/tarsctl/internal/services/daemontest"
 	"github.com/tars-ops/tarsctl/internal/state"
 	"github.com/tars-ops/tarsctl/internal/testenv"
@@ -384,7 +385,10 @@ func startHooked(t *testing.T, workers int) *hookedOrchestrator {
 		t.Fatal(err)
 	}
 	h.o = o
-	authn := NewAuthenticator(cfg.Auth, mustSigner(t), log)
+	authn, err := serviceapi.NewAuthenticator(serviceapi.AuthOptions{Enabled: cfg.Auth.Enabled, RBAC: cfg.Auth.RBAC, Signer: mustSigner(t), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ln := Listen(t, "")
 	h.running = daemontest.Serve(t, ln, logs, func(ctx context.Context, onReady func(net.Addr)) error {
 		return daemon.Run(ctx, daemon.Options{Service: Service, Listener: ln, Handler: NewHandler(o, authn, log), Logger: log, OnReady: onReady})
@@ -522,18 +526,6 @@ func TestTrainingCancelled(t *testing.T) {
 	close(h2.release)
 	if err := <-busy; err != nil {
 		t.Error(err)
-	}
-}
-
-func TestValidateID(t *testing.T) {
-	t.Parallel()
-	for id, ok := range map[string]bool{
-		"a": true, "agent-1": true, "A.b_c-9": true, "_x": true, strings.Repeat("a", 64): true,
-		"": false, ".hidden": false, "-flag": false, "a/b": false, "a b": false, "../x": false, strings.Repeat("a", 65): false, "é": false,
-	} {
-		if err := ValidateID(id); (err == nil) != ok {
-			t.Errorf("ValidateID(%q) = %v", id, err)
-		}
 	}
 }
 

@@ -10,18 +10,15 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/tars-ops/tarsctl/internal/auth"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/crypto"
 	"github.com/tars-ops/tarsctl/internal/daemon"
 	"github.com/tars-ops/tarsctl/internal/keys"
+	"github.com/tars-ops/tarsctl/internal/serviceapi"
 	"github.com/tars-ops/tarsctl/internal/services"
-	"github.com/tars-ops/tarsctl/internal/services/dashboardapi"
-	"github.com/tars-ops/tarsctl/internal/state"
 )
 
 // Service is the daemon's name in logs, pidfiles and metrics.
@@ -154,13 +151,9 @@ func Run(ctx context.Context, o RunOptions) error {
 	if err := os.MkdirAll(cfg.Paths.DataDirPath(), 0o750); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
-	secret, source, err := dashboardapi.JWTSecret(cfg, getenv)
+	jwt, err := serviceapi.LoadJWT(cfg, getenv)
 	if err != nil {
 		return err
-	}
-	signer, err := auth.NewSigner(secret, time.Duration(cfg.Auth.JWTExpiry)*time.Second, nil)
-	if err != nil {
-		return fmt.Errorf("JWT secret from %s: %w", source, err)
 	}
 	lk, err := loadKeyring(cfg, log)
 	if err != nil {
@@ -171,7 +164,7 @@ func Run(ctx context.Context, o RunOptions) error {
 		key = lk.Primary
 	}
 
-	authn, checks, closeAuth, err := ServiceAuth(ctx, cfg, getenv, signer, log)
+	authn, checks, closeAuth, err := serviceapi.OpenAuthenticator(ctx, cfg, getenv, jwt.Signer, log)
 	if err != nil {
 		return err
 	}
@@ -227,7 +220,7 @@ func Run(ctx context.Context, o RunOptions) error {
 	log.Info("Starting orchestration agent on "+ln.Addr().String(), "tls", tlsCfg != nil, "agents", orch.Len(),
 		"checkpoints", CheckpointDir(cfg), "encryption", key != nil)
 	if cfg.Auth.Enabled {
-		log.Info("JWT authentication enabled", "rbac", cfg.Auth.RBAC, "secret", string(source), "revocations", revocationSource(cfg))
+		log.Info("JWT authentication enabled", "rbac", cfg.Auth.RBAC, "secret", string(jwt.Source), "revocations", serviceapi.RevocationsSource(cfg))
 	} else {
 		log.Warn("JWT authentication disabled: API requests are not authenticated (set auth.enabled: true)")
 	}
@@ -237,50 +230,4 @@ func Run(ctx context.Context, o RunOptions) error {
 		DrainTimeout: cfg.API.DrainTimeout, Force: o.Force, OnReady: o.OnReady, Checks: checks,
 		Reload: reload,
 	})
-}
-
-func revocationSource(cfg *config.Config) string {
-	if cfg.Redis.Enabled {
-		return "redis"
-	}
-	return "not shared (redis disabled): a token revoked by logout stays valid here until it expires"
-}
-
-// ServiceAuth builds what the daemons that take service tokens (this one
-// and hypersync) share: the authenticator, checking revocations in Redis
-// when redis.enabled, and the health checks that go with it (disk space,
-// and Redis when used). closeAuth releases the Redis connection.
-func ServiceAuth(ctx context.Context, cfg *config.Config, getenv func(string) string, signer *auth.Signer, log *slog.Logger) (authn *Authenticator, checks []daemon.Check, closeAuth func(), err error) {
-	authn = NewAuthenticator(cfg.Auth, signer, log)
-	checks = []daemon.Check{daemon.DiskSpaceCheck(cfg.Paths.DataDirPath(), 100<<20)}
-	st, err := Revocations(ctx, cfg, getenv)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if st == nil {
-		return authn, checks, func() {}, nil
-	}
-	authn.Revoked = st.IsRevoked
-	checks = append(checks, daemon.Check{Name: "redis", Run: func(ctx context.Context) (string, error) {
-		if err := st.Ping(ctx); err != nil {
-			return "", err
-		}
-		return daemon.StatusOK, nil
-	}})
-	return authn, checks, func() { _ = st.Close() }, nil
-}
-
-// Revocations opens the Redis that holds dashboard-api's token
-// revocations, for an [Authenticator]'s Revoked; it returns nil when
-// redis.enabled is false (the revocations then live in dashboard-api's
-// process, out of reach).
-func Revocations(ctx context.Context, cfg *config.Config, getenv func(string) string) (*state.Redis, error) {
-	if !cfg.Redis.Enabled {
-		return nil, nil
-	}
-	pw, err := cfg.Redis.Password.Resolve(getenv)
-	if err != nil {
-		return nil, fmt.Errorf("redis.password: %w", err)
-	}
-	return state.OpenRedis(ctx, cfg.Redis, pw)
 }

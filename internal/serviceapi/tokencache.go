@@ -1,4 +1,4 @@
-package dashboardapi
+package serviceapi
 
 import (
 	"sync"

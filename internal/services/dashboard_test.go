@@ -1,10 +1,11 @@
-package orchestrator
+package services_test
 
 import (
 	"context"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tars-ops/tarsctl/internal/auth"
+	"github.com/tars-ops/tarsctl/internal/serviceapi"
 	"github.com/tars-ops/tarsctl/internal/services/dashboardapi"
 	"github.com/tars-ops/tarsctl/internal/state"
 	"github.com/tars-ops/tarsctl/internal/store"
@@ -19,8 +21,7 @@ import (
 )
 
 // dashboard-api's GET /api/agents shows the orchestrator's agents, and its
-// own table with a warning while the orchestrator is down. (The test lives
-// here because dashboardapi's own tests cannot import this package.)
+// own table with a warning while the orchestrator is down.
 func TestDashboardListsOrchestratorAgents(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t, nil)
@@ -41,7 +42,7 @@ func TestDashboardListsOrchestratorAgents(t *testing.T) {
 	defer st.Close()
 	signer, _ := auth.NewSigner(testSecret, time.Hour, nil)
 	// dashboard-api calls the orchestrator with a viewer token of its own.
-	tokens, err := ServiceTokens(testSecret, dashboardapi.Service, store.RoleViewer)
+	tokens, err := serviceapi.ServiceTokens(testSecret, dashboardapi.Service, store.RoleViewer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +84,7 @@ func TestDashboardListsOrchestratorAgents(t *testing.T) {
 		agents[0].(map[string]any)["id"] != "legacy" {
 		t.Errorf("with the orchestrator down: %d %s", r.Code, r.Raw)
 	}
-	if !contains(logs.String(), "Orchestrator unavailable") {
+	if !strings.Contains(logs.String(), "Orchestrator unavailable") {
 		t.Errorf("no warning logged:\n%s", logs)
 	}
 }
