@@ -8,7 +8,6 @@ import (
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
-	k8scmd "github.com/tars-ops/tarsctl/internal/cli/deploy/k8s"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/supervisor"
@@ -136,7 +135,7 @@ func stopRun(ctx context.Context, opts *StopOptions) error {
 func NewCmdRestart(f *cmdutil.Factory, runF func(context.Context, *StopOptions) error) *cobra.Command {
 	opts := &StopOptions{IO: f.IOStreams}
 	var all bool
-	var target k8scmd.TargetFlags
+	var target cmdutil.TargetFlags
 	cmd := &cobra.Command{
 		Use:   "restart [SERVICE...|--all]",
 		Short: "Restart T.A.R.S. daemons, one at a time",

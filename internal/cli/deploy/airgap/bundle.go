@@ -20,12 +20,12 @@ import (
 	"github.com/tars-ops/tarsctl/docs"
 	"github.com/tars-ops/tarsctl/internal/atomicfile"
 	"github.com/tars-ops/tarsctl/internal/build"
-	k8scmd "github.com/tars-ops/tarsctl/internal/cli/deploy/k8s"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/deploy/airgap"
 	"github.com/tars-ops/tarsctl/internal/deploy/chart"
 	"github.com/tars-ops/tarsctl/internal/deploy/compose"
+	"github.com/tars-ops/tarsctl/internal/deploy/k8srunner"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/provenance"
 	"github.com/tars-ops/tarsctl/internal/sbom"
@@ -174,7 +174,7 @@ func bundleRun(ctx context.Context, opts *BundleOptions) error {
 	for _, p := range sortedKeys(bins) {
 		st.Info("%s: %s (%s)", p, bins[p], sources[p])
 	}
-	companions, csources, cmissing, err := findBinaries(opts, k8scmd.CompanionName, "--k8s-binary", opts.Companions)
+	companions, csources, cmissing, err := findBinaries(opts, k8srunner.CompanionName, "--k8s-binary", opts.Companions)
 	if err != nil {
 		return err
 	}
@@ -183,7 +183,7 @@ func bundleRun(ctx context.Context, opts *BundleOptions) error {
 	}
 	if len(cmissing) > 0 {
 		st.Warning("no %s for %s: there, tarsctl deploy k8s will not run from the bundle (give --k8s-binary %s=PATH, or --dist with goreleaser's build)",
-			k8scmd.CompanionName, strings.Join(cmissing, ", "), cmissing[0])
+			k8srunner.CompanionName, strings.Join(cmissing, ", "), cmissing[0])
 	}
 	var key *signing.Key
 	if !opts.Unsigned {

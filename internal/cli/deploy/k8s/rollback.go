@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
+	"github.com/tars-ops/tarsctl/internal/deploy/k8srunner"
 )
 
 // NewCmdRollback returns `tarsctl deploy k8s rollback`.
@@ -62,7 +63,7 @@ func NewCmdRollback(f *cmdutil.Factory, conn *connFlags, runF func(context.Conte
 }
 
 func rollbackRun(ctx context.Context, opts *ReleaseOptions) error {
-	return opts.run(ctx, func(ctx context.Context, r Runner) error {
+	return opts.run(ctx, func(ctx context.Context, r k8srunner.Runner) error {
 		target := "the previous revision"
 		if opts.Request.Revision > 0 {
 			target = fmt.Sprintf("revision %d", opts.Request.Revision)

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
+	"github.com/tars-ops/tarsctl/internal/deploy/k8srunner"
 	"github.com/tars-ops/tarsctl/internal/ui"
 )
 
@@ -56,7 +57,7 @@ func NewCmdUninstall(f *cmdutil.Factory, conn *connFlags, runF func(context.Cont
 }
 
 func uninstallRun(ctx context.Context, opts *ReleaseOptions) error {
-	return opts.run(ctx, func(ctx context.Context, r Runner) error {
+	return opts.run(ctx, func(ctx context.Context, r k8srunner.Runner) error {
 		if !opts.Request.DryRun {
 			if err := opts.confirm(fmt.Sprintf("Uninstall release %s from namespace %s?", opts.Request.Release, nsOrDefault(opts.Request.Namespace))); err != nil {
 				return err
