@@ -76,7 +76,7 @@ func supervisorFunc(f *cmdutil.Factory) func() (*supervisor.Supervisor, error) {
 		if err != nil {
 			return nil, err
 		}
-		return NewSupervisor(f, cfg)
+		return cmdutil.NewSupervisor(f, cfg)
 	}
 }
 

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tars-ops/tarsctl/internal/cli/lifecycle"
-
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
@@ -65,7 +63,7 @@ func NewCmdRotate(f *cmdutil.Factory) *cobra.Command {
 // NewCmdRotateJWT returns `tarsctl secrets rotate jwt`.
 func NewCmdRotateJWT(f *cmdutil.Factory, runF func(context.Context, *RotateJWTOptions) error) *cobra.Command {
 	opts := &RotateJWTOptions{IO: f.IOStreams, Config: f.Config, Getenv: f.Getenv, Now: time.Now, Daemons: func(cfg *config.Config) (Daemons, error) {
-		return lifecycle.NewSupervisor(f, cfg)
+		return cmdutil.NewSupervisor(f, cfg)
 	}}
 	cmd := &cobra.Command{
 		Use:   "jwt [--grace DURATION | --rollback]",

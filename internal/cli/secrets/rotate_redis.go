@@ -11,7 +11,6 @@ import (
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
-	"github.com/tars-ops/tarsctl/internal/cli/lifecycle"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/deploy/k8sapi"
@@ -48,7 +47,7 @@ type RotateRedisOptions struct {
 // NewCmdRotateRedis returns `tarsctl secrets rotate redis-password`.
 func NewCmdRotateRedis(f *cmdutil.Factory, runF func(context.Context, *RotateRedisOptions) error) *cobra.Command {
 	opts := &RotateRedisOptions{IO: f.IOStreams, Config: f.Config, Runner: cmdutil.K8sRunner, Daemons: func(cfg *config.Config) (Daemons, error) {
-		return lifecycle.NewSupervisor(f, cfg)
+		return cmdutil.NewSupervisor(f, cfg)
 	}}
 	cmd := &cobra.Command{
 		Use:   "redis-password",
