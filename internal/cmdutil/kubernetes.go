@@ -77,12 +77,13 @@ func K8sRunner() (k8srunner.Runner, error) {
 func ClassifyK8s(err error) error {
 	var (
 		exitErr  *ExitError
+		flagErr  *FlagError
 		notFound *k8srunner.CompanionNotFoundError
 	)
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &exitErr):
+	case errors.As(err, &exitErr), errors.As(err, &flagErr):
 		return err
 	case errors.As(err, &notFound):
 		return WithHint(Unreachable(err),

@@ -73,8 +73,10 @@ func withK8sTarget(f *cmdutil.Factory, cmd *cobra.Command, rot k8sRotation) {
 		}
 		opts.Timeout = &timeout
 		opts.Output, opts.Quiet = f.Globals.Output, f.Globals.Quiet
-		if !opts.Yes && !opts.DryRun && !opts.IO.CanPrompt() {
-			return cmdutil.FlagErrorf("rotating the %s restarts the pods that use it and needs --yes when not on a terminal", rot.What)
+		if !opts.DryRun {
+			if err := cmdutil.RequireConfirmation(opts.IO, opts.Yes, k8sRotateAction(rot)); err != nil {
+				return err
+			}
 		}
 		return rotateK8sRun(c.Context(), opts)
 	}
@@ -86,16 +88,14 @@ func rotateK8sRun(ctx context.Context, opts *K8sRotateOptions) error {
 		return err
 	}
 	rot := opts.Rotation
-	if !opts.Yes && !opts.DryRun {
+	if !opts.DryRun {
 		verb := "Rotate"
 		if opts.Rollback {
 			verb = "Roll back"
 		}
-		fmt.Fprintf(opts.IO.ErrOut, "%s the %s in Secret %s and restart the pods that use it? [y/N] ", verb, rot.What, rot.Secret)
-		var answer string
-		_, _ = fmt.Fscanln(opts.IO.In, &answer)
-		if answer != "y" && answer != "Y" && answer != "yes" {
-			return cmdutil.Failed(fmt.Errorf("not rotated: not confirmed"))
+		if err := cmdutil.Confirm(opts.IO, opts.Yes, k8sRotateAction(rot),
+			fmt.Sprintf("%s the %s in Secret %s and restart the pods that use it?", verb, rot.What, rot.Secret)); err != nil {
+			return err
 		}
 	}
 	st := ui.NewStatus(opts.IO, opts.Quiet || opts.Output == cmdutil.OutputJSON)
@@ -142,3 +142,8 @@ kept value back. --namespace, --kube-context and --kubeconfig pick the
 cluster; the work runs in the tarsctl-k8s companion binary.
 
 EXIT STATUS`
+
+// k8sRotateAction names the rotation in confirmation errors.
+func k8sRotateAction(rot k8sRotation) string {
+	return fmt.Sprintf("rotating the %s (it restarts the pods that use it)", rot.What)
+}

@@ -144,8 +144,10 @@ func NewCmdRotateRedis(f *cmdutil.Factory, runF func(context.Context, *RotateRed
 			if opts.Timeout <= 0 {
 				return cmdutil.FlagErrorf("--timeout must be positive")
 			}
-			if !opts.Yes && !opts.DryRun && !opts.IO.CanPrompt() {
-				return cmdutil.FlagErrorf("rotating the Redis password needs --yes when not on a terminal")
+			if !opts.DryRun {
+				if err := cmdutil.RequireConfirmation(opts.IO, opts.Yes, "rotating the Redis password"); err != nil {
+					return err
+				}
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -208,12 +210,10 @@ func rotateRedisRun(ctx context.Context, opts *RotateRedisOptions) error {
 		}
 		ro.AdminPassword = pw
 	}
-	if !opts.Yes && !opts.DryRun {
-		fmt.Fprintf(opts.IO.ErrOut, "Rotate the Redis password of %s at %s (%s)? [y/N] ", ro.User, ro.Addr, ro.Store)
-		var answer string
-		_, _ = fmt.Fscanln(opts.IO.In, &answer)
-		if answer != "y" && answer != "Y" && answer != "yes" {
-			return cmdutil.Failed(errors.New("not rotated: not confirmed"))
+	if !opts.DryRun {
+		if err := cmdutil.Confirm(opts.IO, opts.Yes, "rotating the Redis password",
+			fmt.Sprintf("Rotate the Redis password of %s at %s (%s)?", ro.User, ro.Addr, ro.Store)); err != nil {
+			return err
 		}
 	}
 	ro.Step = func(s secrets.RedisStep) { st.Success("%s", s.Detail) }

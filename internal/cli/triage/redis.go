@@ -1,13 +1,11 @@
 package triage
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/MakeNowJust/heredoc/v2"
@@ -16,7 +14,6 @@ import (
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
-	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/triage"
 	"github.com/tars-ops/tarsctl/internal/ui"
 )
@@ -56,22 +53,6 @@ func openRedis(ctx context.Context, cfg *config.Config, getenv func(string) stri
 		return nil, cmdutil.WithHint(cmdutil.Unreachable(fmt.Errorf("connect to redis at %s: %w", addr, err)), "start Redis: redis-server --port 6379 &")
 	}
 	return c, nil
-}
-
-// confirm asks on a terminal, and needs --yes otherwise.
-func confirm(ios *iostreams.IOStreams, yes bool, question string) error {
-	if yes {
-		return nil
-	}
-	if !ios.CanPrompt() {
-		return cmdutil.FlagErrorf("%s: confirm with --yes", question)
-	}
-	fmt.Fprintf(ios.ErrOut, "%s [y/N] ", question)
-	line, _ := bufio.NewReader(ios.In).ReadString('\n')
-	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
-		return cmdutil.Failed(errors.New("cancelled"))
-	}
-	return nil
 }
 
 // NewCmdRateLimit returns the `tarsctl triage ratelimit` group.
@@ -131,7 +112,7 @@ func NewCmdRateLimitReset(f *cmdutil.Factory, open RedisOpener) *cobra.Command {
 		`),
 		Args: cmdutil.ExactArgs(1, "the IP to reset"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := confirm(f.IOStreams, yes, "reset the rate limits of "+args[0]); err != nil {
+			if err := cmdutil.Confirm(f.IOStreams, yes, "resetting the rate limits of "+args[0], "Reset the rate limits of "+args[0]+"?"); err != nil {
 				return err
 			}
 			c, err := open(cmd.Context())
@@ -181,7 +162,7 @@ func NewCmdRevokeAll(f *cmdutil.Factory, open RedisOpener) *cobra.Command {
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !dryRun {
-				if err := confirm(f.IOStreams, yes, "revoke every session"); err != nil {
+				if err := cmdutil.Confirm(f.IOStreams, yes, "revoking every session", "Revoke every session?"); err != nil {
 					return err
 				}
 			}

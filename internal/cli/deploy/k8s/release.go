@@ -100,18 +100,3 @@ func printManifest(w io.Writer, rel *k8sapi.Release) error {
 	_, err := io.WriteString(w, rel.Manifest)
 	return err
 }
-
-// confirm asks on a terminal; without one --yes is required (checked in
-// RunE). It returns an exit-1 error when the user says no.
-func (o *ReleaseOptions) confirm(question string) error {
-	if o.Yes {
-		return nil
-	}
-	fmt.Fprintf(o.IO.ErrOut, "%s [y/N] ", question)
-	var answer string
-	_, _ = fmt.Fscanln(o.IO.In, &answer)
-	if answer != "y" && answer != "Y" && answer != "yes" {
-		return cmdutil.Failed(fmt.Errorf("not confirmed: nothing was changed"))
-	}
-	return nil
-}
