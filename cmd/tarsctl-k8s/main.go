@@ -11,10 +11,10 @@ import (
 	"os"
 
 	"github.com/tars-ops/tarsctl/internal/app"
-	k8scmd "github.com/tars-ops/tarsctl/internal/cli/deploy/k8s"
+	"github.com/tars-ops/tarsctl/internal/deploy/k8srunner"
 )
 
 func main() {
-	k8scmd.SetRunner(newRunner())
+	k8srunner.Set(newRunner())
 	os.Exit(app.Main())
 }

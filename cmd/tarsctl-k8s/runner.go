@@ -4,19 +4,19 @@ import (
 	"context"
 	"time"
 
-	k8scmd "github.com/tars-ops/tarsctl/internal/cli/deploy/k8s"
 	"github.com/tars-ops/tarsctl/internal/deploy/chart"
 	"github.com/tars-ops/tarsctl/internal/deploy/helm"
 	"github.com/tars-ops/tarsctl/internal/deploy/k8sapi"
+	"github.com/tars-ops/tarsctl/internal/deploy/k8srunner"
 	"github.com/tars-ops/tarsctl/internal/deploy/kube"
 )
 
-// runner is the in-process [k8scmd.Runner]: the embedded chart through
+// runner is the in-process [k8srunner.Runner]: the embedded chart through
 // internal/deploy/helm, the workloads and Secrets through
 // internal/deploy/kube.
 type runner struct{ helm *helm.Client }
 
-var _ k8scmd.Runner = runner{}
+var _ k8srunner.Runner = runner{}
 
 func newRunner() runner {
 	return runner{helm: &helm.Client{

@@ -142,10 +142,11 @@ func (s *IOStreams) ErrColorDepth() ColorDepth { return s.errColorDepth }
 // --no-color sets [ColorNone].
 func (s *IOStreams) SetColorDepth(d ColorDepth) { s.colorDepth, s.errColorDepth = d, d }
 
-// CanPrompt reports whether tarsctl may ask the user a question: stdin and
-// stdout are terminals and prompting was not turned off.
+// CanPrompt reports whether tarsctl may ask the user a question: the
+// question goes to stderr and the answer comes from stdin, so both are
+// terminals, and prompting was not turned off. stdout may be a pipe.
 func (s *IOStreams) CanPrompt() bool {
-	return s.stdinTTY && s.stdoutTTY && !s.neverPrompt
+	return s.stdinTTY && s.stderrTTY && !s.neverPrompt
 }
 
 // SetNeverPrompt turns prompting off (for --yes style flags and CI).

@@ -39,8 +39,13 @@ func TestCanPrompt(t *testing.T) {
 	}
 	ios.SetStdinTTY(true)
 	ios.SetStdoutTTY(true)
+	if ios.CanPrompt() {
+		t.Fatal("with stderr not a terminal the question would not be seen")
+	}
+	ios.SetStdoutTTY(false)
+	ios.SetStderrTTY(true)
 	if !ios.CanPrompt() {
-		t.Fatal("stdin and stdout on a terminal should prompt")
+		t.Fatal("stdin and stderr on a terminal should prompt, whatever stdout is")
 	}
 	ios.SetNeverPrompt(true)
 	if ios.CanPrompt() {

@@ -267,14 +267,6 @@ func redisConn(cfg *config.Config, getenv func(string) string) (backup.RedisConn
 	return backup.RedisConn{Server: server}, nil
 }
 
-// confirm asks a yes/no question on the terminal.
-func confirm(ios *iostreams.IOStreams, question string) bool {
-	fmt.Fprintf(ios.ErrOut, "%s [y/N] ", question)
-	var answer string
-	_, _ = fmt.Fscanln(ios.In, &answer)
-	return answer == "y" || answer == "Y" || answer == "yes"
-}
-
 // sizeCell shows a size: human on a terminal, bytes for scripts.
 func sizeCell(ios *iostreams.IOStreams, n int64) string {
 	if ios.IsStdoutTTY() {

@@ -114,6 +114,7 @@ func TestNewCmdFlags(t *testing.T) {
 			ios, _, _, _ := iostreams.Test()
 			ios.SetStdinTTY(tt.tty)
 			ios.SetStdoutTTY(tt.tty)
+			ios.SetStderrTTY(tt.tty)
 			f := &cmdutil.Factory{IOStreams: ios, Globals: &cmdutil.GlobalFlags{Output: "text"}}
 			var got any
 			cmd := tt.cmd(f, &got)
@@ -269,8 +270,9 @@ func TestDirBackupLifecycle(t *testing.T) {
 
 	ios, _, out, _ = iostreams.Test()
 	err = pruneRun(ctx, &PruneOptions{IO: ios, Now: fixedClock(testNow), Location: time.UTC, Repo: repo, Policy: backup.Policy{Last: 1}, Output: "text"})
-	if cmdutil.ExitCode(err) != 2 || !strings.Contains(err.Error(), "pass --yes") {
-		t.Errorf("prune without --yes: %v", err)
+	if cmdutil.ExitCode(err) != 2 || !strings.Contains(err.Error(), "removing 1 of 2 backups needs --yes") ||
+		strings.Join(cmdutil.Hints(err), "; ") != "pass --yes to confirm without a terminal; --dry-run only prints the plan" {
+		t.Errorf("prune without --yes: %v (hints %q)", err, cmdutil.Hints(err))
 	}
 	if got := normalize(out.String(), repo); got != "ID\t2026-01-28T03:00:00Z\tkeep\tlast, newest verified\nID\t2026-01-28T02:00:00Z\tremove\t\n" {
 		t.Errorf("prune plan:\n%s", got)

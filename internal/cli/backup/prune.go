@@ -154,12 +154,15 @@ func pruneRun(ctx context.Context, opts *PruneOptions) error {
 	case opts.DryRun:
 		st.Info("dry run: would remove %d of %d backups", len(removals), len(sets))
 		return finish()
-	case !opts.Yes && !opts.IO.CanPrompt():
+	}
+	action := fmt.Sprintf("removing %d of %d backups", len(removals), len(sets))
+	err = cmdutil.RequireConfirmation(opts.IO, opts.Yes, action, "--dry-run only prints the plan")
+	if err == nil {
+		err = cmdutil.Confirm(opts.IO, opts.Yes, action, fmt.Sprintf("Remove %d of %d backups?", len(removals), len(sets)))
+	}
+	if err != nil {
 		_ = finish()
-		return cmdutil.FlagErrorf("the plan removes %d of %d backups: pass --yes to remove them (or --dry-run to only print the plan)", len(removals), len(sets))
-	case !opts.Yes && !confirm(opts.IO, fmt.Sprintf("Remove %d of %d backups?", len(removals), len(sets))):
-		_ = finish()
-		return cmdutil.Failed(fmt.Errorf("nothing removed: not confirmed"))
+		return err
 	}
 	now := time.Now
 	if opts.Now != nil {

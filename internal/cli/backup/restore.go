@@ -111,8 +111,10 @@ func NewCmdRestore(f *cmdutil.Factory, runF func(context.Context, *RestoreOption
 			if opts.NoOwner && !opts.Postgres {
 				return cmdutil.FlagErrorf("--no-owner applies to --postgres")
 			}
-			if !opts.Yes && !opts.DryRun && !opts.IO.CanPrompt() {
-				return cmdutil.FlagErrorf("restoring needs --yes when not on a terminal (or --dry-run to see what it would do)")
+			if !opts.DryRun {
+				if err := cmdutil.RequireConfirmation(opts.IO, opts.Yes, "restoring", "--dry-run shows what it would do"); err != nil {
+					return err
+				}
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -209,8 +211,9 @@ func restoreRun(ctx context.Context, opts *RestoreOptions) error {
 		for _, name := range names {
 			what = append(what, name+" into "+targets[name].String())
 		}
-		if !confirm(opts.IO, fmt.Sprintf("Restore backup %s (%s): %s?", s.ID, s.Time().UTC().Format(time.RFC3339), strings.Join(what, ", "))) {
-			return cmdutil.Failed(fmt.Errorf("not restored: not confirmed"))
+		if err := cmdutil.Confirm(opts.IO, false, "restoring backup "+s.ID,
+			fmt.Sprintf("Restore backup %s (%s): %s?", s.ID, s.Time().UTC().Format(time.RFC3339), strings.Join(what, ", "))); err != nil {
+			return err
 		}
 	}
 	p := ui.NewProgress(opts.IO, jsonMode, opts.Quiet)

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
@@ -71,7 +70,7 @@ func showRun(opts *ShowOptions) error {
 		if werr := ui.WriteJSON(opts.IO.Out, map[string]any{
 			"profile":     res.Profile,
 			"config_file": file,
-			"config":      Nested(res.Config),
+			"config":      res.Config.RedactedMap(),
 			"sources":     res.Sources,
 		}); werr != nil {
 			return werr
@@ -79,7 +78,7 @@ func showRun(opts *ShowOptions) error {
 	case cmdutil.OutputYAML:
 		enc := yaml.NewEncoder(opts.IO.Out)
 		enc.SetIndent(2)
-		if werr := enc.Encode(Nested(res.Config)); werr != nil {
+		if werr := enc.Encode(res.Config.RedactedMap()); werr != nil {
 			return werr
 		}
 		if werr := enc.Close(); werr != nil {
@@ -106,48 +105,11 @@ func showRun(opts *ShowOptions) error {
 	return err
 }
 
-// displayValue makes a configuration value safe and plain for output.
-func displayValue(v any) any {
-	switch v := v.(type) {
-	case cfg.Secret:
-		return v.Redacted()
-	case time.Duration:
-		return v.String()
-	case []string:
-		if v == nil {
-			return []string{}
-		}
-		return v
-	default:
-		return v
-	}
-}
-
 func textValue(v any) string {
-	switch v := displayValue(v).(type) {
+	switch v := cfg.DisplayValue(v).(type) {
 	case []string:
 		return strings.Join(v, ",")
 	default:
 		return fmt.Sprint(v)
 	}
-}
-
-// Nested returns the configuration as nested maps with secrets redacted,
-// in the shape of a config file.
-func Nested(c *cfg.Config) map[string]any {
-	out := map[string]any{}
-	for _, f := range cfg.Fields() {
-		m := out
-		parts := strings.Split(f.Key, ".")
-		for _, p := range parts[:len(parts)-1] {
-			sub, ok := m[p].(map[string]any)
-			if !ok {
-				sub = map[string]any{}
-				m[p] = sub
-			}
-			m = sub
-		}
-		m[parts[len(parts)-1]] = displayValue(c.Value(f))
-	}
-	return out
 }

@@ -52,6 +52,7 @@ func TestNewCmdRotateAES(t *testing.T) {
 			ios, _, _, _ := iostreams.Test()
 			ios.SetStdinTTY(tt.tty)
 			ios.SetStdoutTTY(tt.tty)
+			ios.SetStderrTTY(tt.tty)
 			var got *RotateAESOptions
 			cmd := NewCmdRotateAES(testFactory(ios, nil), func(_ context.Context, o *RotateAESOptions) error { got = o; return nil })
 			cmd.SetArgs(strings.Fields(tt.args))

@@ -17,6 +17,9 @@ import (
 	"github.com/tars-ops/tarsctl/internal/ui"
 )
 
+// rotateAESAction names the AES rotation in confirmation errors.
+const rotateAESAction = "rotating the data directory's key"
+
 // RotateAESOptions are the inputs of `tarsctl keys rotate aes`.
 type RotateAESOptions struct {
 	IO        *iostreams.IOStreams
@@ -104,8 +107,10 @@ func NewCmdRotateAES(f *cmdutil.Factory, runF func(context.Context, *RotateAESOp
 			if opts.RetireOld && opts.DryRun {
 				return cmdutil.FlagErrorf("--retire-old and --dry-run cannot be used together")
 			}
-			if !opts.Yes && !opts.DryRun && !opts.IO.CanPrompt() {
-				return cmdutil.FlagErrorf("rotating the data directory's key needs --yes when not on a terminal")
+			if !opts.DryRun {
+				if err := cmdutil.RequireConfirmation(opts.IO, opts.Yes, rotateAESAction); err != nil {
+					return err
+				}
 			}
 			if opts.Workers < 0 {
 				return cmdutil.FlagErrorf("--workers must be positive")
@@ -171,13 +176,9 @@ func rotateAESRun(ctx context.Context, opts *RotateAESOptions) error {
 		printPlan(opts.IO, plan)
 		return nil
 	}
-	if !opts.Yes {
-		fmt.Fprintf(opts.IO.ErrOut, "Re-encrypt %d file(s) in %s from key %s to key %s? [y/N] ", plan.ToMigrate, opts.DataDir, plan.OldKeyID, plan.NewKeyID)
-		var answer string
-		_, _ = fmt.Fscanln(opts.IO.In, &answer)
-		if answer != "y" && answer != "Y" && answer != "yes" {
-			return cmdutil.Failed(errors.New("not rotated: not confirmed"))
-		}
+	if err := cmdutil.Confirm(opts.IO, opts.Yes, rotateAESAction,
+		fmt.Sprintf("Re-encrypt %d file(s) in %s from key %s to key %s?", plan.ToMigrate, opts.DataDir, plan.OldKeyID, plan.NewKeyID)); err != nil {
+		return err
 	}
 	prog := ui.NewProgress(opts.IO, jsonMode, opts.Quiet)
 	ropts := keys.RotateOptions{

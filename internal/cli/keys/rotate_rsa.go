@@ -21,6 +21,10 @@ import (
 // The clocks of rotate rsa and retire-old; tests move them.
 var rotateRSANow, retireNow = time.Now, time.Now
 
+// retireAction names the retirement of the old RSA key in confirmation
+// errors.
+const retireAction = "removing the old signing key"
+
 // RotateRSAOptions are the inputs of `tarsctl keys rotate rsa`.
 type RotateRSAOptions struct {
 	IO     *iostreams.IOStreams
@@ -174,8 +178,8 @@ func NewCmdRetireOld(f *cmdutil.Factory, runF func(context.Context, *RetireOldOp
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Output, opts.Quiet = f.Globals.Output, f.Globals.Quiet
-			if !opts.Yes && !opts.IO.CanPrompt() {
-				return cmdutil.FlagErrorf("removing the old signing key needs --yes when not on a terminal")
+			if err := cmdutil.RequireConfirmation(opts.IO, opts.Yes, retireAction); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -207,11 +211,9 @@ func retireOldRun(_ context.Context, opts *RetireOldOptions) error {
 			_, err = keys.RetireOldRSA(opts.Dir, false, opts.Now())
 			return classifyRSA(err)
 		}
-		fmt.Fprintf(opts.IO.ErrOut, "Remove the old signing key %s (%s)? Signatures it made will no longer verify. [y/N] ", t.Old.KeyID, t.Old.PrivateKey)
-		var answer string
-		_, _ = fmt.Fscanln(opts.IO.In, &answer)
-		if answer != "y" && answer != "Y" && answer != "yes" {
-			return cmdutil.Failed(errors.New("not retired: not confirmed"))
+		if err := cmdutil.Confirm(opts.IO, false, retireAction,
+			fmt.Sprintf("Remove the old signing key %s (%s)? Signatures it made will no longer verify.", t.Old.KeyID, t.Old.PrivateKey)); err != nil {
+			return err
 		}
 	}
 	t, err := keys.RetireOldRSA(opts.Dir, opts.Force, opts.Now())

@@ -3,36 +3,19 @@
 package lifecycle
 
 import (
-	"fmt"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/tars-ops/tarsctl/internal/build"
-	"github.com/tars-ops/tarsctl/internal/cli/serve"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
-	"github.com/tars-ops/tarsctl/internal/config"
-	"github.com/tars-ops/tarsctl/internal/services"
-	"github.com/tars-ops/tarsctl/internal/supervisor"
+	"github.com/tars-ops/tarsctl/internal/daemons"
 )
-
-// Runnable lists the daemons tarsctl can run here, in dependency order.
-func Runnable() []string {
-	var out []string
-	for _, name := range services.Names() {
-		if _, ok := serve.Daemons[name]; ok {
-			out = append(out, name)
-		}
-	}
-	return out
-}
 
 // selectServices resolves SERVICE... or --all; an empty selection with
 // allowEmpty means every service.
 func selectServices(args []string, all, allowEmpty bool) ([]string, error) {
-	known := Runnable()
+	known := daemons.Names()
 	switch {
 	case all && len(args) > 0:
 		return nil, cmdutil.FlagErrorf("give services or --all, not both")
@@ -57,45 +40,10 @@ func selectServices(args []string, all, allowEmpty bool) ([]string, error) {
 
 func completeServices(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 	var out []string
-	for _, s := range Runnable() {
+	for _, s := range daemons.Names() {
 		if !slices.Contains(args, s) {
 			out = append(out, s)
 		}
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
-}
-
-// NewSupervisor builds the supervisor for the effective configuration.
-// The daemons it starts get the same --profile, --config and --set as this
-// command, so they read the same configuration.
-func NewSupervisor(f *cmdutil.Factory, cfg *config.Config) (*supervisor.Supervisor, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("find the tarsctl binary: %w", err)
-	}
-	g := f.Globals
-	var passOn []string
-	if g.Profile != "" {
-		passOn = append(passOn, "--profile", g.Profile)
-	}
-	if g.ConfigFile != "" {
-		passOn = append(passOn, "--config", g.ConfigFile)
-	}
-	for _, kv := range g.Set {
-		passOn = append(passOn, "--set", kv)
-	}
-	spec := func(name string) services.Spec { s, _ := services.Lookup(name); return s }
-	return supervisor.New(supervisor.Options{
-		RunDir:  cfg.Paths.RunDirPath(),
-		LogDir:  cfg.Paths.LogDirPath(),
-		LogFile: func(s string) string { return spec(s).LogFile(cfg.Paths.LogDirPath()) },
-		Command: func(service, logFile string) []string {
-			return append([]string{exe, "serve", service, "--log-file", logFile}, passOn...)
-		},
-		ReadyURL:  func(s string) string { return spec(s).URL(cfg) + "/ready" },
-		HealthURL: func(s string) string { return spec(s).URL(cfg) + "/health" },
-		Port:      func(s string) int { return spec(s).Port(cfg) },
-		Version:   build.Info().Version,
-		Now:       f.Now,
-	}), nil
 }

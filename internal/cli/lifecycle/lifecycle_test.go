@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tars-ops/tarsctl/internal/daemons"
 	"github.com/tars-ops/tarsctl/internal/testenv"
 )
 
@@ -81,7 +82,7 @@ func TestLifecycle(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("start --all: exit %d\n%s", code, errOut)
 	}
-	for _, svc := range Runnable() {
+	for _, svc := range daemons.Names() {
 		if !strings.Contains(errOut, "✓ Started "+svc) {
 			t.Errorf("start --all did not report %s:\n%s", svc, errOut)
 		}
@@ -90,7 +91,7 @@ func TestLifecycle(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status after start --all: exit %d: %+v", code, st)
 	}
-	for _, svc := range Runnable() {
+	for _, svc := range daemons.Names() {
 		if st[svc].State != "running" || st[svc].Health != "healthy" {
 			t.Errorf("%s: %+v", svc, st[svc])
 		}

@@ -9,7 +9,6 @@ import (
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
-	k8scmd "github.com/tars-ops/tarsctl/internal/cli/deploy/k8s"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/supervisor"
@@ -28,7 +27,7 @@ type StatusOptions struct {
 // NewCmdStatus returns `tarsctl status`.
 func NewCmdStatus(f *cmdutil.Factory, runF func(context.Context, *StatusOptions) error) *cobra.Command {
 	opts := &StatusOptions{IO: f.IOStreams, Now: f.Now}
-	var target k8scmd.TargetFlags
+	var target cmdutil.TargetFlags
 	cmd := &cobra.Command{
 		Use:   "status [SERVICE...]",
 		Short: "Show whether the daemons run and are healthy",

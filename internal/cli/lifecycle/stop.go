@@ -8,7 +8,6 @@ import (
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
-	k8scmd "github.com/tars-ops/tarsctl/internal/cli/deploy/k8s"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/supervisor"
@@ -77,7 +76,7 @@ func supervisorFunc(f *cmdutil.Factory) func() (*supervisor.Supervisor, error) {
 		if err != nil {
 			return nil, err
 		}
-		return NewSupervisor(f, cfg)
+		return cmdutil.NewSupervisor(f, cfg)
 	}
 }
 
@@ -147,7 +146,7 @@ func stopServices(ctx context.Context, opts *StopOptions) ([]stopJSON, error) {
 func NewCmdRestart(f *cmdutil.Factory, runF func(context.Context, *StopOptions) error) *cobra.Command {
 	opts := &StopOptions{IO: f.IOStreams}
 	var all bool
-	var target k8scmd.TargetFlags
+	var target cmdutil.TargetFlags
 	cmd := &cobra.Command{
 		Use:   "restart [SERVICE...|--all]",
 		Short: "Restart T.A.R.S. daemons, one at a time",

@@ -2,38 +2,21 @@ package release
 
 import (
 	"context"
-	"crypto"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"regexp"
-	"slices"
-	"strings"
+	"errors"
 	"time"
 
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
-	"github.com/tars-ops/tarsctl/internal/atomicfile"
-	sbomcmd "github.com/tars-ops/tarsctl/internal/cli/sbom"
-	slsacmd "github.com/tars-ops/tarsctl/internal/cli/slsa"
-	"github.com/tars-ops/tarsctl/internal/cli/supplychain"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
+	"github.com/tars-ops/tarsctl/internal/progress"
 	"github.com/tars-ops/tarsctl/internal/provenance"
+	"github.com/tars-ops/tarsctl/internal/release"
 	"github.com/tars-ops/tarsctl/internal/sbom"
-	"github.com/tars-ops/tarsctl/internal/signing"
 	"github.com/tars-ops/tarsctl/internal/ui"
-	"github.com/tars-ops/tarsctl/pkg/verify"
 )
-
-// SumsFile is the checksum file of a release directory, in the format
-// `sha256sum` writes and `sha256sum -c` checks.
-const SumsFile = "SHA256SUMS"
 
 // PrepareOptions are the inputs of `tarsctl release prepare`.
 type PrepareOptions struct {
@@ -132,361 +115,92 @@ func NewCmdPrepare(f *cmdutil.Factory, runF func(context.Context, *PrepareOption
 	return cmd
 }
 
-var versionLike = regexp.MustCompile(`^v?\d+(\.\d+)*([-+.][0-9A-Za-z.-]+)?$`)
-
-// entry is one file of the release and its SHA-256.
-type entry struct {
-	Rel    string `json:"path"`
-	SHA256 string `json:"sha256"`
-	Kind   string `json:"kind"`
-	Sig    string `json:"signature,omitempty"`
-}
-
 type prepareJSON struct {
-	OutputDir string   `json:"output_dir"`
-	Name      string   `json:"name"`
-	Version   string   `json:"version"`
-	KeyID     string   `json:"key_id,omitempty"`
-	Files     []entry  `json:"files"`
-	Verified  bool     `json:"verified"`
-	Warnings  []string `json:"warnings"`
+	OutputDir string         `json:"output_dir"`
+	Name      string         `json:"name"`
+	Version   string         `json:"version"`
+	KeyID     string         `json:"key_id,omitempty"`
+	Files     []release.File `json:"files"`
+	Verified  bool           `json:"verified"`
+	Warnings  []string       `json:"warnings"`
 }
 
 func prepareRun(ctx context.Context, opts *PrepareOptions) error {
-	dir := opts.OutputDir
-	status := ui.NewStatus(opts.IO, opts.Quiet || opts.Output == cmdutil.OutputJSON)
-	if _, err := os.Stat(filepath.Join(dir, SumsFile)); err == nil && !opts.Force {
-		return cmdutil.WithHint(cmdutil.WithExitCode(cmdutil.ExitUsage,
-			fmt.Errorf("%s already holds a release (%s exists)", dir, SumsFile)), "use another --output-dir, or --force to replace it")
+	steps := &prepareProgress{
+		steps: ui.NewStatus(opts.IO, opts.Quiet || opts.Output == cmdutil.OutputJSON),
+		json:  opts.Output == cmdutil.OutputJSON,
+		warn:  ui.NewStatus(opts.IO, false),
 	}
-	for _, a := range opts.Artifacts {
-		fi, err := os.Stat(a)
-		if err != nil {
-			return supplychain.Classify(fmt.Errorf("artifact: %w", err))
-		}
-		if !fi.Mode().IsRegular() {
-			return cmdutil.WithExitCode(cmdutil.ExitUsage, fmt.Errorf("artifact %s is not a regular file", a))
-		}
+	ro := release.Options{
+		Dir: opts.OutputDir, Artifacts: opts.Artifacts, Force: opts.Force, Name: opts.Name, Version: opts.Version,
+		Progress: steps,
 	}
-	if dup := duplicateBase(opts.Artifacts); dup != "" {
-		return cmdutil.FlagErrorf("two artifacts are named %s; release artifacts need distinct names", dup)
-	}
-	var key *signing.Key
 	if opts.Sign {
-		k, err := slsacmd.LoadSigningKey(opts.IO, opts.SigningKey, opts.Config)
+		k, err := cmdutil.LoadSigningKey(opts.IO, opts.SigningKey, opts.Config)
 		if err != nil {
-			return supplychain.Classify(err)
+			return cmdutil.ClassifySupplyChain(err)
 		}
-		key = k
+		ro.Key = k
 	}
-	version := opts.Version
-	if version == "" {
-		if b := filepath.Base(filepath.Clean(dir)); versionLike.MatchString(b) {
-			version = b
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-
-	// 1. Artifacts: into DIR, hashed in the same pass.
-	var entries []entry
-	var subjects []verify.Subject
-	for _, a := range opts.Artifacts {
-		rel := filepath.Base(a)
-		h, err := placeArtifact(a, filepath.Join(dir, rel))
-		if err != nil {
-			return supplychain.Classify(err)
-		}
-		entries = append(entries, entry{Rel: rel, SHA256: h, Kind: "artifact"})
-		subjects = append(subjects, verify.Subject{Name: rel, SHA256: h})
-	}
-	status.Success("Placed %d artifact(s) in %s", len(subjects), dir)
-
-	// 2. SBOMs.
-	name := opts.Name
-	var warnings []string
 	if opts.IncludeSBOM {
-		ts, err := slsaEpoch(opts)
+		ts, err := provenance.Timestamp(opts.Getenv, opts.Now)
 		if err != nil {
-			return err
+			return cmdutil.ClassifySupplyChain(err)
 		}
-		inv, err := sbom.Catalog(ctx, sbom.Options{Path: opts.Source, Name: opts.Name, Version: version, ModCache: sbom.ModCacheDir(opts.Getenv)})
-		if err != nil {
-			return supplychain.Classify(err)
-		}
-		warnings = inv.Warnings
-		for _, w := range warnings {
-			if opts.Output != cmdutil.OutputJSON {
-				ui.NewStatus(opts.IO, false).Warning("%s", w)
-			}
-		}
-		name, version = inv.Root.Name, inv.Root.Version
-		files, err := sbomcmd.WriteSBOMs(inv, filepath.Join(dir, "sbom"), sbom.Formats, sbom.WriteOptions{Timestamp: ts, Tool: sbomcmd.Tool()}, key)
-		if err != nil {
-			return supplychain.Classify(err)
-		}
-		for _, f := range files {
-			e, err := hashEntry(dir, f.Path, "sbom-"+f.Format)
-			if err != nil {
-				return err
-			}
-			if f.Signature != "" {
-				e.Sig, _ = filepath.Rel(dir, f.Signature)
-				e.Sig = filepath.ToSlash(e.Sig)
-			}
-			entries = append(entries, e)
-		}
-		status.Success("Wrote SBOMs (%d components)", len(inv.Components))
+		ro.SBOM = &release.SBOMOptions{Source: opts.Source, ModCache: sbom.ModCacheDir(opts.Getenv), Time: ts}
 	}
-	if name == "" {
-		name = strings.TrimSuffix(filepath.Base(opts.Artifacts[0]), filepath.Ext(opts.Artifacts[0]))
-		name = strings.TrimSuffix(name, ".tar")
-	}
-	if version == "" {
-		version = "unversioned"
-	}
-
-	// 3. Provenance, from the digests of step 1.
 	if opts.IncludeSLSA {
-		popts, err := slsacmd.ProvenanceOptions(opts.Getenv, opts.Now, opts.Source, slsacmd.Overrides{
+		popts, err := provenance.DetectOptions(opts.Getenv, opts.Now, opts.Source, provenance.Overrides{
 			BuilderID: opts.BuilderID, Source: provenance.Source{URI: opts.SourceURI},
 		})
 		if err != nil {
-			return err
+			return cmdutil.ClassifySupplyChain(err)
 		}
-		popts.Subjects = subjects
-		st, err := provenance.Generate(ctx, popts)
-		if err != nil {
-			return err
-		}
-		var out []byte
-		if key != nil {
-			out, err = provenance.Sign(ctx, st, key)
-		} else {
-			out, err = provenance.Marshal(st, true)
-		}
-		if err != nil {
-			return err
-		}
-		p := filepath.Join(dir, "slsa", sbomFileSafe(name)+"-"+sbomFileSafe(version)+".provenance.json")
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := atomicfile.WriteFile(p, out, atomicfile.Options{Perm: 0o644}); err != nil {
-			return err
-		}
-		e, err := hashEntry(dir, p, "provenance")
-		if err != nil {
-			return err
-		}
-		entries = append(entries, e)
-		if key != nil {
-			status.Success("Wrote signed provenance %s", e.Rel)
-		} else {
-			status.Success("Wrote provenance %s (unsigned)", e.Rel)
-		}
+		ro.Provenance = &popts
 	}
-
-	// 4. SHA256SUMS over everything but signatures.
-	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.Rel, b.Rel) })
-	var sums strings.Builder
-	for _, e := range entries {
-		fmt.Fprintf(&sums, "%s  %s\n", e.SHA256, e.Rel)
-	}
-	sumsPath := filepath.Join(dir, SumsFile)
-	if err := atomicfile.WriteFile(sumsPath, []byte(sums.String()), atomicfile.Options{Perm: 0o644}); err != nil {
-		return err
-	}
-	sumsSig := ""
-	if key != nil {
-		s, err := key.SignFile(sumsPath)
-		if err != nil {
-			return err
-		}
-		sumsSig = filepath.Base(s)
-	}
-	status.Success("Wrote %s (%d files)", SumsFile, len(entries))
-
-	// 5. Verify everything as a consumer would.
-	var pub crypto.PublicKey
-	if key != nil {
-		pub = key.Public()
-	}
-	if err := verifyRelease(dir, entries, sumsSig, pub); err != nil {
-		return cmdutil.Failed(fmt.Errorf("release %s does not verify: %w", dir, err))
+	res, err := release.Prepare(ctx, ro)
+	switch {
+	case err == nil:
+	case errors.Is(err, release.ErrExists):
+		return cmdutil.WithHint(cmdutil.WithExitCode(cmdutil.ExitUsage, err), "use another --output-dir, or --force to replace it")
+	case errors.Is(err, release.ErrDuplicateName):
+		return cmdutil.FlagErrorWrap(err)
+	case errors.Is(err, release.ErrNotFile):
+		return cmdutil.WithExitCode(cmdutil.ExitUsage, err)
+	case errors.Is(err, release.ErrNotVerified):
+		return cmdutil.Failed(err)
+	default:
+		return cmdutil.ClassifySupplyChain(err)
 	}
 	if opts.Output == cmdutil.OutputJSON {
-		res := prepareJSON{OutputDir: dir, Name: name, Version: version, Files: entries, Verified: true, Warnings: append([]string{}, warnings...)}
-		if key != nil {
-			res.KeyID = key.ID
-		}
-		return ui.WriteJSON(opts.IO.Out, res)
+		return ui.WriteJSON(opts.IO.Out, prepareJSON{
+			OutputDir: res.Dir, Name: res.Name, Version: res.Version, KeyID: res.KeyID,
+			Files: res.Files, Verified: true, Warnings: append([]string{}, res.Warnings...),
+		})
 	}
-	if key != nil {
-		status.Success("Signatures valid (key %s)", key.ID)
+	if res.KeyID != "" {
+		steps.steps.Success("Signatures valid (key %s)", res.KeyID)
 	}
-	status.Success("Release %s %s verified: %s", name, version, dir)
+	steps.steps.Success("Release %s %s verified: %s", res.Name, res.Version, res.Dir)
 	return nil
 }
 
-func sbomFileSafe(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '/' || r == '\\' || r == ':' || r < ' ' {
-			return '_'
-		}
-		return r
-	}, s)
+// prepareProgress prints each step of the preparation as a status line,
+// and the SBOM's warnings (unless the output is JSON, even with --quiet).
+type prepareProgress struct {
+	steps, warn *ui.Status
+	json        bool
 }
 
-func slsaEpoch(opts *PrepareOptions) (time.Time, error) {
-	t, ok, err := slsacmd.SourceDateEpoch(opts.Getenv)
-	if err != nil || ok {
-		return t, err
+var _ progress.Reporter = (*prepareProgress)(nil)
+
+func (p *prepareProgress) Report(e progress.Event) {
+	switch {
+	case e.Phase != release.PhaseWarning:
+		p.steps.Success("%s", e.Message)
+	case !p.json:
+		p.warn.Warning("%s", e.Message)
 	}
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
-	return now().UTC().Truncate(time.Second), nil
 }
 
-func duplicateBase(paths []string) string {
-	seen := map[string]bool{}
-	for _, p := range paths {
-		b := filepath.Base(p)
-		if seen[b] {
-			return b
-		}
-		seen[b] = true
-	}
-	return ""
-}
-
-// placeArtifact puts src at dst, as a hard link when both are on one file
-// system and as a copy otherwise, and returns its SHA-256: hashed while
-// copying, or in one read of the link.
-func placeArtifact(src, dst string) (string, error) {
-	if same, _ := sameFile(src, dst); same {
-		h, _, err := verify.SHA256File(dst)
-		return h, err
-	}
-	_ = os.Remove(dst) // an earlier release's copy, replaced under --force
-	if err := os.Link(src, dst); err == nil {
-		h, _, err := verify.SHA256File(dst)
-		return h, err
-	}
-	in, err := os.Open(src)
-	if err != nil {
-		return "", err
-	}
-	defer in.Close()
-	var sum string
-	err = atomicfile.Write(dst, atomicfile.Options{Perm: 0o644}, func(w io.Writer) error {
-		h := sha256.New()
-		if _, err := io.CopyBuffer(io.MultiWriter(w, h), struct{ io.Reader }{in}, make([]byte, 1<<20)); err != nil {
-			return err
-		}
-		sum = hex.EncodeToString(h.Sum(nil))
-		return nil
-	})
-	return sum, err
-}
-
-func sameFile(a, b string) (bool, error) {
-	fa, err := os.Stat(a)
-	if err != nil {
-		return false, err
-	}
-	fb, err := os.Stat(b)
-	if err != nil {
-		return false, err
-	}
-	return os.SameFile(fa, fb), nil
-}
-
-func hashEntry(dir, path, kind string) (entry, error) {
-	h, _, err := verify.SHA256File(path)
-	if err != nil {
-		return entry{}, err
-	}
-	rel, err := filepath.Rel(dir, path)
-	if err != nil {
-		return entry{}, err
-	}
-	return entry{Rel: filepath.ToSlash(rel), SHA256: h, Kind: kind}, nil
-}
-
-// verifyRelease re-reads what was written: checksums, signatures, SBOM
-// validity and provenance. pub is nil for an unsigned release.
-func verifyRelease(dir string, entries []entry, sumsSig string, pub crypto.PublicKey) error {
-	sums, err := os.ReadFile(filepath.Join(dir, SumsFile))
-	if err != nil {
-		return err
-	}
-	for _, line := range strings.Split(strings.TrimSpace(string(sums)), "\n") {
-		want, rel, ok := strings.Cut(line, "  ")
-		if !ok {
-			return fmt.Errorf("%s: malformed line %q", SumsFile, line)
-		}
-		got, _, err := verify.SHA256File(filepath.Join(dir, filepath.FromSlash(rel)))
-		if err != nil {
-			return err
-		}
-		if got != want {
-			return fmt.Errorf("%s: checksum mismatch: %s has sha256:%s, %s says sha256:%s", SumsFile, rel, got, SumsFile, want)
-		}
-	}
-	if pub != nil {
-		if err := verify.File(pub, filepath.Join(dir, SumsFile), filepath.Join(dir, sumsSig)); err != nil {
-			return err
-		}
-	}
-	var artifactPaths []string
-	for _, e := range entries {
-		p := filepath.Join(dir, filepath.FromSlash(e.Rel))
-		switch {
-		case e.Kind == "artifact":
-			artifactPaths = append(artifactPaths, p)
-		case strings.HasPrefix(e.Kind, "sbom-"):
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			res, err := sbom.Validate(data)
-			if err != nil {
-				return fmt.Errorf("%s: %w", e.Rel, err)
-			}
-			if !res.Valid() {
-				return fmt.Errorf("%s is not valid: %s", e.Rel, res.Problems[0])
-			}
-			if pub != nil {
-				if err := verify.File(pub, p, filepath.Join(dir, filepath.FromSlash(e.Sig))); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	for _, e := range entries {
-		if e.Kind != "provenance" {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(e.Rel)))
-		if err != nil {
-			return err
-		}
-		var vopts []verify.ProvenanceOption
-		for _, a := range artifactPaths {
-			vopts = append(vopts, verify.WithArtifactFile(a))
-		}
-		if pub != nil {
-			_, err = verify.Provenance(data, pub, vopts...)
-		} else {
-			_, err = verify.Statement(data, vopts...)
-		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", e.Rel, err)
-		}
-	}
-	return nil
-}
+func (p *prepareProgress) Done() {}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
+	"github.com/tars-ops/tarsctl/internal/release"
 	"github.com/tars-ops/tarsctl/pkg/verify"
 )
 
@@ -106,7 +107,7 @@ func TestPrepareRun(t *testing.T) {
 				}
 			}
 			// sha256sum -c in the release directory accepts SHA256SUMS.
-			cmd := exec.CommandContext(t.Context(), "sha256sum", "-c", "--strict", SumsFile)
+			cmd := exec.CommandContext(t.Context(), "sha256sum", "-c", "--strict", release.SumsFile)
 			cmd.Dir = dir
 			if out, err := cmd.CombinedOutput(); err != nil || strings.Count(string(out), ": OK") != 5 {
 				t.Fatalf("sha256sum -c: %v\n%s", err, out)
@@ -174,32 +175,5 @@ func TestPrepareErrors(t *testing.T) {
 				t.Fatalf("err = %v (exit %d), want exit %d with %q", err, cmdutil.ExitCode(err), tc.code, tc.msg)
 			}
 		})
-	}
-}
-
-// TestVerifyReleaseCatchesTampering: the final check fails on a changed
-// file, with the file named.
-func TestVerifyReleaseCatchesTampering(t *testing.T) {
-	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "v1.0.2")
-	ios, _, _, _ := iostreams.Test()
-	o := &PrepareOptions{IO: ios, Getenv: env(nil), Now: time.Now, Artifacts: artifacts(t), OutputDir: dir,
-		IncludeSBOM: true, IncludeSLSA: true, Sign: true, SigningKey: filepath.Join(keys, "rsa_private.pem"), Source: filepath.Join(fixtures, "npm")}
-	if err := prepareRun(t.Context(), o); err != nil {
-		t.Fatal(err)
-	}
-	// Rebuild the entry list as prepare did, then change one SBOM byte.
-	sbomPath := filepath.Join(dir, "sbom", "tars-frontend-v1.0.2-spdx.json")
-	data, err := os.ReadFile(sbomPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[10] ^= 1
-	_ = os.WriteFile(sbomPath, data, 0o644)
-	pub, _ := verify.LoadPublicKey(filepath.Join(keys, "rsa_public.pem"))
-	entries := []entry{{Rel: "sbom/tars-frontend-v1.0.2-spdx.json", Kind: "sbom-spdx", Sig: "sbom/tars-frontend-v1.0.2-spdx.json.sig"}}
-	err = verifyRelease(dir, entries, "SHA256SUMS.sig", pub)
-	if err == nil || !strings.Contains(err.Error(), "checksum mismatch: sbom/tars-frontend-v1.0.2-spdx.json") {
-		t.Fatalf("err = %v", err)
 	}
 }

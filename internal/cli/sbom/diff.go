@@ -8,7 +8,6 @@ import (
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
-	"github.com/tars-ops/tarsctl/internal/cli/supplychain"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/sbom"
@@ -70,11 +69,11 @@ var errDiffers = errors.New("the SBOMs differ")
 func diffRun(_ context.Context, opts *DiffOptions) error {
 	oldInv, _, err := readInventory(opts.Old)
 	if err != nil {
-		return supplychain.Classify(err)
+		return cmdutil.ClassifySupplyChain(err)
 	}
 	newInv, _, err := readInventory(opts.New)
 	if err != nil {
-		return supplychain.Classify(err)
+		return cmdutil.ClassifySupplyChain(err)
 	}
 	d := sbom.Diff(oldInv, newInv)
 	if opts.Output == cmdutil.OutputJSON {

@@ -2,9 +2,6 @@ package sbom
 
 import (
 	"context"
-	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -12,13 +9,10 @@ import (
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
-	"github.com/tars-ops/tarsctl/internal/atomicfile"
-	"github.com/tars-ops/tarsctl/internal/build"
-	slsacmd "github.com/tars-ops/tarsctl/internal/cli/slsa"
-	"github.com/tars-ops/tarsctl/internal/cli/supplychain"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
+	"github.com/tars-ops/tarsctl/internal/provenance"
 	"github.com/tars-ops/tarsctl/internal/sbom"
 	"github.com/tars-ops/tarsctl/internal/signing"
 	"github.com/tars-ops/tarsctl/internal/ui"
@@ -134,30 +128,23 @@ func parseFormats(in []string) ([]string, error) {
 	return out, nil
 }
 
-// writtenFile is one file a command wrote, for -o json.
-type writtenFile struct {
-	Path      string `json:"path"`
-	Format    string `json:"format"`
-	Signature string `json:"signature,omitempty"`
-}
-
 type generateJSON struct {
-	Name       string        `json:"name"`
-	Version    string        `json:"version"`
-	Components int           `json:"components"`
-	Files      []writtenFile `json:"files"`
-	Warnings   []string      `json:"warnings"`
+	Name       string             `json:"name"`
+	Version    string             `json:"version"`
+	Components int                `json:"components"`
+	Files      []sbom.WrittenFile `json:"files"`
+	Warnings   []string           `json:"warnings"`
 }
 
 func generateRun(ctx context.Context, opts *GenerateOptions) error {
-	ts, err := timestamp(opts.Getenv, opts.Now)
+	ts, err := provenance.Timestamp(opts.Getenv, opts.Now)
 	if err != nil {
-		return err
+		return cmdutil.ClassifySupplyChain(err)
 	}
 	var key *signing.Key
 	if opts.Sign {
-		if key, err = slsacmd.LoadSigningKey(opts.IO, opts.SigningKey, opts.Config); err != nil {
-			return supplychain.Classify(err)
+		if key, err = cmdutil.LoadSigningKey(opts.IO, opts.SigningKey, opts.Config); err != nil {
+			return cmdutil.ClassifySupplyChain(err)
 		}
 	}
 	inv, err := sbom.Catalog(ctx, sbom.Options{
@@ -165,7 +152,7 @@ func generateRun(ctx context.Context, opts *GenerateOptions) error {
 		ModCache: sbom.ModCacheDir(opts.Getenv), ExcludeDev: opts.ExcludeDev,
 	})
 	if err != nil {
-		return supplychain.Classify(err)
+		return cmdutil.ClassifySupplyChain(err)
 	}
 	status := ui.NewStatus(opts.IO, opts.Quiet)
 	if opts.Output != cmdutil.OutputJSON {
@@ -173,11 +160,11 @@ func generateRun(ctx context.Context, opts *GenerateOptions) error {
 			status.Warning("%s", w)
 		}
 	}
-	files, err := WriteSBOMs(inv, opts.OutputDir, opts.Formats, sbom.WriteOptions{
-		Timestamp: ts, Tool: Tool(), SpecVersion: opts.SpecVersion,
+	files, err := sbom.WriteFiles(inv, opts.OutputDir, opts.Formats, sbom.WriteOptions{
+		Timestamp: ts, Tool: sbom.TarsctlTool(), SpecVersion: opts.SpecVersion,
 	}, key)
 	if err != nil {
-		return supplychain.Classify(err)
+		return cmdutil.ClassifySupplyChain(err)
 	}
 	if opts.Output == cmdutil.OutputJSON {
 		return ui.WriteJSON(opts.IO.Out, generateJSON{
@@ -192,33 +179,4 @@ func generateRun(ctx context.Context, opts *GenerateOptions) error {
 		}
 	}
 	return nil
-}
-
-// Tool is tarsctl as the tool that made a document.
-func Tool() sbom.Tool { return sbom.Tool{Name: "tarsctl", Version: build.Info().Version} }
-
-// WriteSBOMs writes inv in each format into dir, atomically, signing each
-// file with key when it is not nil.
-func WriteSBOMs(inv *sbom.Inventory, dir string, formats []string, wopts sbom.WriteOptions, key *signing.Key) ([]writtenFile, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	var out []writtenFile
-	for _, format := range formats {
-		path := filepath.Join(dir, sbom.FileName(inv.Root.Name, inv.Root.Version, format))
-		err := atomicfile.Write(path, atomicfile.Options{Perm: 0o644}, func(w io.Writer) error {
-			return sbom.Write(w, format, inv, wopts)
-		})
-		if err != nil {
-			return nil, err
-		}
-		f := writtenFile{Path: path, Format: format}
-		if key != nil {
-			if f.Signature, err = key.SignFile(path); err != nil {
-				return nil, err
-			}
-		}
-		out = append(out, f)
-	}
-	return out, nil
 }

@@ -10,9 +10,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tars-ops/tarsctl/internal/atomicfile"
-	"github.com/tars-ops/tarsctl/internal/cli/supplychain"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
+	"github.com/tars-ops/tarsctl/internal/provenance"
 	"github.com/tars-ops/tarsctl/internal/sbom"
 	"github.com/tars-ops/tarsctl/internal/ui"
 )
@@ -89,15 +89,15 @@ func NewCmdMerge(f *cmdutil.Factory, runF func(context.Context, *MergeOptions) e
 }
 
 func mergeRun(_ context.Context, opts *MergeOptions) error {
-	ts, err := timestamp(opts.Getenv, opts.Now)
+	ts, err := provenance.Timestamp(opts.Getenv, opts.Now)
 	if err != nil {
-		return err
+		return cmdutil.ClassifySupplyChain(err)
 	}
 	var invs []*sbom.Inventory
 	for _, in := range opts.Inputs {
 		inv, _, err := readInventory(in)
 		if err != nil {
-			return supplychain.Classify(err)
+			return cmdutil.ClassifySupplyChain(err)
 		}
 		invs = append(invs, inv)
 	}
@@ -113,10 +113,10 @@ func mergeRun(_ context.Context, opts *MergeOptions) error {
 	}
 	merged := sbom.Merge(root, invs...)
 	err = atomicfile.Write(opts.OutputFile, atomicfile.Options{Perm: 0o644, MakeDirs: true}, func(w io.Writer) error {
-		return sbom.Write(w, opts.Format, merged, sbom.WriteOptions{Timestamp: ts, Tool: Tool(), SpecVersion: opts.SpecVersion})
+		return sbom.Write(w, opts.Format, merged, sbom.WriteOptions{Timestamp: ts, Tool: sbom.TarsctlTool(), SpecVersion: opts.SpecVersion})
 	})
 	if err != nil {
-		return supplychain.Classify(err)
+		return cmdutil.ClassifySupplyChain(err)
 	}
 	ui.NewStatus(opts.IO, opts.Quiet).Success("Merged %d SBOMs into %s (%s, %d components)", len(invs), opts.OutputFile, opts.Format, len(merged.Components))
 	return nil

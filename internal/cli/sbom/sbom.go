@@ -3,9 +3,6 @@
 package sbom
 
 import (
-	"strconv"
-	"time"
-
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
@@ -33,19 +30,4 @@ func NewCmdSBOM(f *cmdutil.Factory) *cobra.Command {
 	cmd.AddCommand(NewCmdValidate(f, nil))
 	cmd.AddCommand(NewCmdVerify(f, nil))
 	return cmd
-}
-
-// timestamp is SOURCE_DATE_EPOCH when set, else now, in UTC to the second.
-func timestamp(getenv func(string) string, now func() time.Time) (time.Time, error) {
-	if v := getenv("SOURCE_DATE_EPOCH"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			return time.Time{}, cmdutil.FlagErrorf("SOURCE_DATE_EPOCH=%q is not a number of seconds since 1970", v)
-		}
-		return time.Unix(n, 0).UTC(), nil
-	}
-	if now == nil {
-		now = time.Now
-	}
-	return now().UTC().Truncate(time.Second), nil
 }

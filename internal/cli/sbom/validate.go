@@ -7,7 +7,6 @@ import (
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
-	"github.com/tars-ops/tarsctl/internal/cli/supplychain"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/sbom"
@@ -81,11 +80,11 @@ func validateRun(_ context.Context, opts *ValidateOptions) error {
 	for _, file := range opts.Files {
 		data, err := readDocument(file)
 		if err != nil {
-			return supplychain.Classify(err)
+			return cmdutil.ClassifySupplyChain(err)
 		}
 		res, err := sbom.Validate(data)
 		if err != nil {
-			return supplychain.Classify(fmt.Errorf("%s: %w", file, err))
+			return cmdutil.ClassifySupplyChain(fmt.Errorf("%s: %w", file, err))
 		}
 		results = append(results, validateJSON{File: file, ValidationResult: res, Valid: res.Valid()})
 		if !res.Valid() {

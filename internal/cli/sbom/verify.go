@@ -9,8 +9,6 @@ import (
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
-	slsacmd "github.com/tars-ops/tarsctl/internal/cli/slsa"
-	"github.com/tars-ops/tarsctl/internal/cli/supplychain"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/ui"
@@ -61,7 +59,7 @@ func NewCmdVerify(f *cmdutil.Factory, runF func(context.Context, *VerifyOptions)
 			opts.Files = args
 			opts.Output, opts.Quiet = f.Globals.Output, f.Globals.Quiet
 			var err error
-			if opts.PublicKey, err = slsacmd.PublicKeysFlag(opts.PublicKey, f.Config); err != nil {
+			if opts.PublicKey, err = cmdutil.PublicKeysFlag(opts.PublicKey, f.Config); err != nil {
 				return err
 			}
 			if opts.Signature != "" && len(args) > 1 {
@@ -89,7 +87,7 @@ type verifyJSON struct {
 func verifyRun(_ context.Context, opts *VerifyOptions) error {
 	pub, err := verify.LoadPublicKeys(opts.PublicKey)
 	if err != nil {
-		return supplychain.Classify(err)
+		return cmdutil.ClassifySupplyChain(err)
 	}
 	keyID, _ := verify.KeyID(pub)
 	if ks, ok := pub.(verify.KeySet); ok {
@@ -125,7 +123,7 @@ func verifyRun(_ context.Context, opts *VerifyOptions) error {
 		}
 	}
 	if firstErr != nil {
-		return supplychain.Classify(fmt.Errorf("verify signature: %w", firstErr))
+		return cmdutil.ClassifySupplyChain(fmt.Errorf("verify signature: %w", firstErr))
 	}
 	return nil
 }

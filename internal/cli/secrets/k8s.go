@@ -8,9 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	k8scmd "github.com/tars-ops/tarsctl/internal/cli/deploy/k8s"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/deploy/k8sapi"
+	"github.com/tars-ops/tarsctl/internal/deploy/k8srunner"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/secrets"
 	"github.com/tars-ops/tarsctl/internal/ui"
@@ -29,8 +29,8 @@ var jwtK8s = k8sRotation{What: "JWT secret", Secret: secrets.K8sJWTSecret, Key: 
 // K8sRotateOptions are the inputs of `tarsctl secrets rotate ... --target k8s`.
 type K8sRotateOptions struct {
 	IO       *iostreams.IOStreams
-	Runner   func() (k8scmd.Runner, error)
-	Target   k8scmd.TargetFlags
+	Runner   func() (k8srunner.Runner, error)
+	Target   cmdutil.TargetFlags
 	Rotation k8sRotation
 	Rollback bool
 	Yes      bool
@@ -46,7 +46,7 @@ type K8sRotateOptions struct {
 // every Deployment that uses it, watched until rolled out or --timeout.
 // The command's own --rollback, --yes, --dry-run and --timeout apply.
 func withK8sTarget(f *cmdutil.Factory, cmd *cobra.Command, rot k8sRotation) {
-	opts := &K8sRotateOptions{IO: f.IOStreams, Runner: k8scmd.GetRunner, Rotation: rot}
+	opts := &K8sRotateOptions{IO: f.IOStreams, Runner: cmdutil.K8sRunner, Rotation: rot}
 	opts.Target.AddTargetFlags(cmd)
 	cmd.Long = strings.Replace(cmd.Long, "EXIT STATUS", fmt.Sprintf(k8sRotateHelp, rot.Secret, rot.Key, rot.Key+k8sapi.PreviousSuffix), 1)
 	local := cmd.RunE
@@ -69,12 +69,14 @@ func withK8sTarget(f *cmdutil.Factory, cmd *cobra.Command, rot k8sRotation) {
 		opts.DryRun, _ = fl.GetBool("dry-run")
 		timeout, _ := fl.GetDuration("timeout")
 		if !fl.Changed("timeout") {
-			timeout = k8scmd.DefaultRolloutTimeout
+			timeout = k8sapi.DefaultRolloutTimeout
 		}
 		opts.Timeout = &timeout
 		opts.Output, opts.Quiet = f.Globals.Output, f.Globals.Quiet
-		if !opts.Yes && !opts.DryRun && !opts.IO.CanPrompt() {
-			return cmdutil.FlagErrorf("rotating the %s restarts the pods that use it and needs --yes when not on a terminal", rot.What)
+		if !opts.DryRun {
+			if err := cmdutil.RequireConfirmation(opts.IO, opts.Yes, k8sRotateAction(rot)); err != nil {
+				return err
+			}
 		}
 		return rotateK8sRun(c.Context(), opts)
 	}
@@ -86,16 +88,14 @@ func rotateK8sRun(ctx context.Context, opts *K8sRotateOptions) error {
 		return err
 	}
 	rot := opts.Rotation
-	if !opts.Yes && !opts.DryRun {
+	if !opts.DryRun {
 		verb := "Rotate"
 		if opts.Rollback {
 			verb = "Roll back"
 		}
-		fmt.Fprintf(opts.IO.ErrOut, "%s the %s in Secret %s and restart the pods that use it? [y/N] ", verb, rot.What, rot.Secret)
-		var answer string
-		_, _ = fmt.Fscanln(opts.IO.In, &answer)
-		if answer != "y" && answer != "Y" && answer != "yes" {
-			return cmdutil.Failed(fmt.Errorf("not rotated: not confirmed"))
+		if err := cmdutil.Confirm(opts.IO, opts.Yes, k8sRotateAction(rot),
+			fmt.Sprintf("%s the %s in Secret %s and restart the pods that use it?", verb, rot.What, rot.Secret)); err != nil {
+			return err
 		}
 	}
 	st := ui.NewStatus(opts.IO, opts.Quiet || opts.Output == cmdutil.OutputJSON)
@@ -107,10 +107,10 @@ func rotateK8sRun(ctx context.Context, opts *K8sRotateOptions) error {
 		Rollback: opts.Rollback,
 		DryRun:   opts.DryRun,
 		Timeout:  *opts.Timeout,
-		Progress: k8scmd.RolloutPrinter(st),
+		Progress: cmdutil.RolloutPrinter(st),
 	})
 	if err != nil {
-		return cmdutil.WithHint(k8scmd.Classify(err),
+		return cmdutil.WithHint(cmdutil.ClassifyK8s(err),
 			fmt.Sprintf("the previous value is kept under %s%s: tarsctl secrets rotate ... --target k8s --rollback puts it back", rot.Key, k8sapi.PreviousSuffix))
 	}
 	switch {
@@ -142,3 +142,8 @@ kept value back. --namespace, --kube-context and --kubeconfig pick the
 cluster; the work runs in the tarsctl-k8s companion binary.
 
 EXIT STATUS`
+
+// k8sRotateAction names the rotation in confirmation errors.
+func k8sRotateAction(rot k8sRotation) string {
+	return fmt.Sprintf("rotating the %s (it restarts the pods that use it)", rot.What)
+}

@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tars-ops/tarsctl/internal/cli/lifecycle"
-
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
@@ -65,7 +63,7 @@ func NewCmdRotate(f *cmdutil.Factory) *cobra.Command {
 // NewCmdRotateJWT returns `tarsctl secrets rotate jwt`.
 func NewCmdRotateJWT(f *cmdutil.Factory, runF func(context.Context, *RotateJWTOptions) error) *cobra.Command {
 	opts := &RotateJWTOptions{IO: f.IOStreams, Config: f.Config, Getenv: f.Getenv, Now: time.Now, Daemons: func(cfg *config.Config) (Daemons, error) {
-		return lifecycle.NewSupervisor(f, cfg)
+		return cmdutil.NewSupervisor(f, cfg)
 	}}
 	cmd := &cobra.Command{
 		Use:   "jwt [--grace DURATION | --rollback]",
@@ -124,8 +122,10 @@ func NewCmdRotateJWT(f *cmdutil.Factory, runF func(context.Context, *RotateJWTOp
 			if opts.PasswordStdin != (opts.Username != "") {
 				return cmdutil.FlagErrorf("--username and --password-stdin go together")
 			}
-			if !opts.Yes && !opts.DryRun && !opts.IO.CanPrompt() {
-				return cmdutil.FlagErrorf("rotating the JWT secret changes what every daemon accepts and needs --yes when not on a terminal")
+			if !opts.DryRun {
+				if err := cmdutil.RequireConfirmation(opts.IO, opts.Yes, jwtAction); err != nil {
+					return err
+				}
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -145,6 +145,9 @@ func NewCmdRotateJWT(f *cmdutil.Factory, runF func(context.Context, *RotateJWTOp
 	withK8sTarget(f, cmd, jwtK8s)
 	return cmd
 }
+
+// jwtAction names the JWT rotation in confirmation errors.
+const jwtAction = "rotating the JWT secret (it changes what every daemon accepts)"
 
 // jwtDaemons are the daemons that sign or verify with the JWT secret, in
 // the order they restart: the verifiers of service tokens first, so that
@@ -224,11 +227,8 @@ func rotateJWTRun(ctx context.Context, opts *RotateJWTOptions) error {
 		if opts.Grace > 0 {
 			what = fmt.Sprintf("Tokens issued before stay valid for %s.", opts.Grace)
 		}
-		fmt.Fprintf(opts.IO.ErrOut, "%s the JWT secret in %s? %s [y/N] ", verb, path, what)
-		var answer string
-		_, _ = fmt.Fscanln(opts.IO.In, &answer)
-		if answer != "y" && answer != "Y" && answer != "yes" {
-			return cmdutil.Failed(errors.New("not rotated: not confirmed"))
+		if err := cmdutil.Confirm(opts.IO, false, jwtAction, fmt.Sprintf("%s the JWT secret in %s? %s", verb, path, what)); err != nil {
+			return err
 		}
 	}
 	check := secrets.JWTCheck{BaseURL: dashboardURL(cfg), Username: opts.Username}

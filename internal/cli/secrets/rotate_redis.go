@@ -11,11 +11,10 @@ import (
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
-	k8scmd "github.com/tars-ops/tarsctl/internal/cli/deploy/k8s"
-	"github.com/tars-ops/tarsctl/internal/cli/lifecycle"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/deploy/k8sapi"
+	"github.com/tars-ops/tarsctl/internal/deploy/k8srunner"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/redisconn"
 	"github.com/tars-ops/tarsctl/internal/secrets"
@@ -40,16 +39,16 @@ type RotateRedisOptions struct {
 	Output            string
 
 	// With --target k8s.
-	Target    k8scmd.TargetFlags
-	Runner    func() (k8scmd.Runner, error)
+	Target    cmdutil.TargetFlags
+	Runner    func() (k8srunner.Runner, error)
 	RedisAddr string
 	RedisUser string
 }
 
 // NewCmdRotateRedis returns `tarsctl secrets rotate redis-password`.
 func NewCmdRotateRedis(f *cmdutil.Factory, runF func(context.Context, *RotateRedisOptions) error) *cobra.Command {
-	opts := &RotateRedisOptions{IO: f.IOStreams, Config: f.Config, Runner: k8scmd.GetRunner, Daemons: func(cfg *config.Config) (Daemons, error) {
-		return lifecycle.NewSupervisor(f, cfg)
+	opts := &RotateRedisOptions{IO: f.IOStreams, Config: f.Config, Runner: cmdutil.K8sRunner, Daemons: func(cfg *config.Config) (Daemons, error) {
+		return cmdutil.NewSupervisor(f, cfg)
 	}}
 	cmd := &cobra.Command{
 		Use:   "redis-password",
@@ -134,7 +133,7 @@ func NewCmdRotateRedis(f *cmdutil.Factory, runF func(context.Context, *RotateRed
 					return cmdutil.FlagErrorf("--redis-addr %q: want HOST:PORT", opts.RedisAddr)
 				}
 				if !cmd.Flags().Changed("timeout") {
-					opts.Timeout = k8scmd.DefaultRolloutTimeout
+					opts.Timeout = k8sapi.DefaultRolloutTimeout
 				}
 			} else {
 				for _, name := range []string{"redis-addr", "redis-user"} {
@@ -146,8 +145,10 @@ func NewCmdRotateRedis(f *cmdutil.Factory, runF func(context.Context, *RotateRed
 			if opts.Timeout <= 0 {
 				return cmdutil.FlagErrorf("--timeout must be positive")
 			}
-			if !opts.Yes && !opts.DryRun && !opts.IO.CanPrompt() {
-				return cmdutil.FlagErrorf("rotating the Redis password needs --yes when not on a terminal")
+			if !opts.DryRun {
+				if err := cmdutil.RequireConfirmation(opts.IO, opts.Yes, "rotating the Redis password"); err != nil {
+					return err
+				}
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -171,13 +172,13 @@ func rotateRedisRun(ctx context.Context, opts *RotateRedisOptions) error {
 	jsonOut := opts.Output == cmdutil.OutputJSON
 	st := ui.NewStatus(opts.IO, opts.Quiet || jsonOut)
 	var ro secrets.RedisRotateOptions
-	if opts.Target.Target == k8scmd.TargetK8s {
+	if opts.Target.Target == cmdutil.TargetK8s {
 		r, err := opts.Runner()
 		if err != nil {
 			return err
 		}
 		ro = secrets.RedisRotateOptions{Redis: redisconn.Endpoint{Addrs: []string{opts.RedisAddr}}, User: opts.RedisUser, Store: &k8sPasswordStore{
-			runner: r, target: opts.Target.Conn, timeout: opts.Timeout, progress: k8scmd.RolloutPrinter(st),
+			runner: r, target: opts.Target.Conn, timeout: opts.Timeout, progress: cmdutil.RolloutPrinter(st),
 		}}
 	} else {
 		cfg, err := opts.Config()
@@ -210,12 +211,10 @@ func rotateRedisRun(ctx context.Context, opts *RotateRedisOptions) error {
 		}
 		ro.AdminPassword = pw
 	}
-	if !opts.Yes && !opts.DryRun {
-		fmt.Fprintf(opts.IO.ErrOut, "Rotate the Redis password of %s at %s (%s)? [y/N] ", ro.User, ro.Redis, ro.Store)
-		var answer string
-		_, _ = fmt.Fscanln(opts.IO.In, &answer)
-		if answer != "y" && answer != "Y" && answer != "yes" {
-			return cmdutil.Failed(errors.New("not rotated: not confirmed"))
+	if !opts.DryRun {
+		if err := cmdutil.Confirm(opts.IO, opts.Yes, "rotating the Redis password",
+			fmt.Sprintf("Rotate the Redis password of %s at %s (%s)?", ro.User, ro.Redis, ro.Store)); err != nil {
+			return err
 		}
 	}
 	ro.Step = func(s secrets.RedisStep) { st.Success("%s", s.Detail) }
@@ -237,10 +236,10 @@ func rotateRedisRun(ctx context.Context, opts *RotateRedisOptions) error {
 		return cmdutil.PermissionDenied(err)
 	case errors.Is(err, secrets.ErrRedisUnreachable):
 		return cmdutil.Unreachable(err)
-	case opts.Target.Target != k8scmd.TargetK8s:
+	case opts.Target.Target != cmdutil.TargetK8s:
 		return cmdutil.Failed(err)
 	}
-	err = k8scmd.Classify(err)
+	err = cmdutil.ClassifyK8s(err)
 	if addedNotRemoved(res) && !res.RolledBack {
 		err = cmdutil.WithHint(err, fmt.Sprintf("both passwords may be valid now: the Secret keeps the other under %s%s; once every pod runs with the one under %s, remove the other with ACL SETUSER %s <PASSWORD",
 			secrets.K8sRedisKey, k8sapi.PreviousSuffix, secrets.K8sRedisKey, ro.User))

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	k8scmd "github.com/tars-ops/tarsctl/internal/cli/deploy/k8s"
 	"github.com/tars-ops/tarsctl/internal/deploy/k8sapi"
+	"github.com/tars-ops/tarsctl/internal/deploy/k8srunner"
 	"github.com/tars-ops/tarsctl/internal/secrets"
 )
 
@@ -24,7 +24,7 @@ var errAlreadyInPlace = errors.New("the old password is in place")
 // watches the rollouts, so the daemons use the new password once Write
 // returns.
 type k8sPasswordStore struct {
-	runner   k8scmd.Runner
+	runner   k8srunner.Runner
 	target   k8sapi.Target
 	timeout  time.Duration // each rollout's
 	progress func(k8sapi.RolloutProgress)
@@ -67,7 +67,7 @@ func (s *k8sPasswordStore) Write(ctx context.Context, old, pw string) (string, e
 // on a password about to be removed.
 func (s *k8sPasswordStore) Restore(ctx context.Context, old, pw string) error {
 	undo := *s
-	undo.timeout = max(s.timeout, k8scmd.DefaultRolloutTimeout)
+	undo.timeout = max(s.timeout, k8sapi.DefaultRolloutTimeout)
 	_, err := undo.update(ctx, func(current string) (string, error) {
 		switch current {
 		case old:

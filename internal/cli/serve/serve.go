@@ -6,12 +6,10 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -22,51 +20,17 @@ import (
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/daemon"
+	"github.com/tars-ops/tarsctl/internal/daemons"
 	"github.com/tars-ops/tarsctl/internal/logfile"
 	"github.com/tars-ops/tarsctl/internal/serviceapi"
 	"github.com/tars-ops/tarsctl/internal/services"
-	"github.com/tars-ops/tarsctl/internal/services/dashboardapi"
-	"github.com/tars-ops/tarsctl/internal/services/hypersync"
 	"github.com/tars-ops/tarsctl/internal/services/orchestrator"
 )
 
-// Daemon runs one service until ctx is cancelled.
-type Daemon func(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv func(string) string) error
-
-// Daemons are the services `tarsctl serve` can run, by name.
-var Daemons = map[string]Daemon{
-	dashboardapi.Service: func(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv func(string) string) error {
-		return dashboardapi.Run(ctx, dashboardapi.RunOptions{Config: cfg, Version: build.Info().Version, Getenv: getenv, Logger: log})
-	},
-	orchestrator.Service: func(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv func(string) string) error {
-		err := orchestrator.Run(ctx, orchestrator.RunOptions{Config: cfg, Version: build.Info().Version, Getenv: getenv, Logger: log,
-			Reconfig: reconfig(ctx)})
-		if errors.Is(err, orchestrator.ErrNoKeyFile) {
-			return cmdutil.WithExitCode(cmdutil.ExitUsage, err)
-		}
-		return err
-	},
-	hypersync.Service: func(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv func(string) string) error {
-		return hypersync.Run(ctx, hypersync.RunOptions{Config: cfg, Version: build.Info().Version, Getenv: getenv, Logger: log})
-	},
-}
-
-// reconfigKey carries the configuration loader of Run to the daemons, for
-// reloads on SIGHUP.
-type reconfigKey struct{}
-
-func reconfig(ctx context.Context) func() (*config.Config, error) {
-	f, _ := ctx.Value(reconfigKey{}).(func() (*config.Config, error))
-	return f
-}
-
 // Names returns the services that can be served, sorted.
 func Names() []string {
-	names := make([]string, 0, len(Daemons))
-	for n := range Daemons {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := daemons.Names()
+	slices.Sort(names)
 	return names
 }
 
@@ -146,6 +110,10 @@ func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 
 // Run runs the daemon until ctx is cancelled.
 func Run(ctx context.Context, opts *Options) error {
+	run, ok := daemons.Lookup(opts.Service)
+	if !ok {
+		return cmdutil.FlagErrorf("unknown service %q: expected one of %s", opts.Service, strings.Join(Names(), ", "))
+	}
 	cfg, err := opts.Config()
 	if err != nil {
 		return err
@@ -170,8 +138,10 @@ func Run(ctx context.Context, opts *Options) error {
 		defer stop()
 		log.Warn("Profiling enabled on http://" + opts.PprofAddr + "/debug/pprof/ (do not expose it)")
 	}
-	ctx = context.WithValue(ctx, reconfigKey{}, opts.Config)
-	err = Daemons[opts.Service](ctx, cfg, log, opts.Getenv)
+	err = run(ctx, daemons.Options{Config: cfg, Logger: log, Getenv: opts.Getenv, Reconfig: opts.Config})
+	if errors.Is(err, orchestrator.ErrNoKeyFile) {
+		err = cmdutil.WithExitCode(cmdutil.ExitUsage, err)
+	}
 	switch {
 	case err == nil:
 		return nil

@@ -2,16 +2,12 @@ package slsa
 
 import (
 	"context"
-	"maps"
-	"strconv"
 	"time"
 
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/tars-ops/tarsctl/internal/atomicfile"
-	"github.com/tars-ops/tarsctl/internal/build"
-	"github.com/tars-ops/tarsctl/internal/cli/supplychain"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
@@ -109,23 +105,23 @@ func NewCmdGenerate(f *cmdutil.Factory, runF func(context.Context, *GenerateOpti
 func generateRun(ctx context.Context, opts *GenerateOptions) error {
 	var key *signing.Key
 	if opts.Sign {
-		k, err := LoadSigningKey(opts.IO, opts.SigningKey, opts.Config)
+		k, err := cmdutil.LoadSigningKey(opts.IO, opts.SigningKey, opts.Config)
 		if err != nil {
-			return supplychain.Classify(err)
+			return cmdutil.ClassifySupplyChain(err)
 		}
 		key = k
 	}
-	popts, err := ProvenanceOptions(opts.Getenv, opts.Now, opts.Dir, Overrides{
+	popts, err := provenance.DetectOptions(opts.Getenv, opts.Now, opts.Dir, provenance.Overrides{
 		BuilderID: opts.BuilderID, InvocationID: opts.InvocationID,
 		Source: provenance.Source{URI: opts.SourceURI, Ref: opts.SourceRef, Commit: opts.SourceCommit},
 	})
 	if err != nil {
-		return err
+		return cmdutil.ClassifySupplyChain(err)
 	}
 	popts.Artifacts = opts.Artifacts
 	st, err := provenance.Generate(ctx, popts)
 	if err != nil {
-		return supplychain.Classify(err)
+		return cmdutil.ClassifySupplyChain(err)
 	}
 	var out []byte
 	if key != nil {
@@ -151,94 +147,4 @@ func generateRun(ctx context.Context, opts *GenerateOptions) error {
 		status.Success("Wrote provenance %s for %d artifact(s) (unsigned)", opts.OutputFile, len(subjects))
 	}
 	return nil
-}
-
-// LoadSigningKey loads path, or the configured signing.key_file when path is
-// "", and warns on stderr when others may read the file.
-func LoadSigningKey(ios *iostreams.IOStreams, path string, cfg func() (*config.Config, error)) (*signing.Key, error) {
-	if path == "" {
-		if cfg == nil {
-			return nil, cmdutil.FlagErrorf("--sign needs --signing-key")
-		}
-		c, err := cfg()
-		if err != nil {
-			return nil, err
-		}
-		if c.Signing.KeyFile == "" {
-			return nil, cmdutil.FlagErrorf("--sign needs --signing-key, or signing.key_file in the configuration")
-		}
-		path = c.Signing.KeyFile
-	}
-	k, err := signing.LoadKey(path)
-	if err != nil {
-		return nil, err
-	}
-	if k.WorldReadable() {
-		ui.NewStatus(ios, false).Warning("signing key %s can be read by other users; chmod 600 it", path)
-	}
-	return k, nil
-}
-
-// Overrides are provenance facts given as flags; they win over CI and git.
-type Overrides struct {
-	BuilderID    string
-	InvocationID string
-	Source       provenance.Source
-}
-
-// ProvenanceOptions gathers the builder and source facts: flags, then the CI
-// environment, then the git checkout at dir. Times come from
-// SOURCE_DATE_EPOCH when it is set, else from now.
-func ProvenanceOptions(getenv func(string) string, now func() time.Time, dir string, o Overrides) (provenance.Options, error) {
-	if now == nil {
-		now = time.Now
-	}
-	epoch, hasEpoch, err := SourceDateEpoch(getenv)
-	if err != nil {
-		return provenance.Options{}, err
-	}
-	p := provenance.Options{
-		Now:            now,
-		StartedOn:      now(),
-		BuilderVersion: map[string]string{"tarsctl": build.Info().Version},
-	}
-	if hasEpoch {
-		p.StartedOn, p.FinishedOn = epoch, epoch
-		p.Now = func() time.Time { return epoch }
-	}
-	if ci, ok := provenance.DetectCI(getenv); ok {
-		p.CI, p.BuilderID, p.InvocationID, p.EntryPoint, p.Source = ci.System, ci.BuilderID, ci.InvocationID, ci.EntryPoint, ci.Source
-	} else if src, err := provenance.GitSource(dir); err == nil {
-		p.Source = src
-	}
-	if o.BuilderID != "" {
-		p.BuilderID = o.BuilderID
-	}
-	if o.InvocationID != "" {
-		p.InvocationID = o.InvocationID
-	}
-	if o.Source.URI != "" {
-		p.Source.URI = o.Source.URI
-	}
-	if o.Source.Ref != "" {
-		p.Source.Ref = o.Source.Ref
-	}
-	if o.Source.Commit != "" {
-		p.Source.Commit = o.Source.Commit
-	}
-	p.BuilderVersion = maps.Clone(p.BuilderVersion)
-	return p, nil
-}
-
-// SourceDateEpoch parses SOURCE_DATE_EPOCH (https://reproducible-builds.org).
-func SourceDateEpoch(getenv func(string) string) (time.Time, bool, error) {
-	v := getenv("SOURCE_DATE_EPOCH")
-	if v == "" {
-		return time.Time{}, false, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
-		return time.Time{}, false, cmdutil.FlagErrorf("SOURCE_DATE_EPOCH=%q is not a number of seconds since 1970", v)
-	}
-	return time.Unix(n, 0).UTC(), true, nil
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
-	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/testenv"
 )
@@ -202,32 +201,5 @@ func TestVerifyRunJSON(t *testing.T) {
 	}
 	if stderr.Len() != 0 {
 		t.Errorf("stderr = %q", stderr.String())
-	}
-}
-
-func TestPublicKeysFlagDefaultsToVerifyKeys(t *testing.T) {
-	t.Parallel()
-	withKeys := func() (*config.Config, error) {
-		return &config.Config{Signing: config.SigningConfig{VerifyKeys: []string{"new.pem", "old.pem"}}}, nil
-	}
-	none := func() (*config.Config, error) { return &config.Config{}, nil }
-	broken := func() (*config.Config, error) { return nil, errors.New("config: bad file") }
-	for _, tc := range []struct {
-		name, flag string
-		cfg        func() (*config.Config, error)
-		want       string
-		wantErr    string
-	}{
-		{"flag wins", "k.pem", withKeys, "k.pem", ""},
-		{"verify_keys", "", withKeys, "new.pem,old.pem", ""},
-		{"neither", "", none, "", "--public-key KEY is required, or signing.verify_keys"},
-		{"no config", "", nil, "", "--public-key KEY is required"},
-		{"config error", "", broken, "", "config: bad file"},
-		{"flag needs no config", "k.pem", broken, "k.pem", ""},
-	} {
-		got, err := PublicKeysFlag(tc.flag, tc.cfg)
-		if got != tc.want || (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
-			t.Errorf("%s: PublicKeysFlag = %q, %v; want %q, error %q", tc.name, got, err, tc.want, tc.wantErr)
-		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
-	"github.com/tars-ops/tarsctl/internal/cli/supplychain"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/ui"
@@ -71,7 +70,7 @@ func NewCmdVerify(f *cmdutil.Factory, runF func(context.Context, *VerifyOptions)
 				return cmdutil.FlagErrorf("--provenance FILE is required")
 			}
 			var err error
-			if opts.PublicKey, err = PublicKeysFlag(opts.PublicKey, f.Config); err != nil {
+			if opts.PublicKey, err = cmdutil.PublicKeysFlag(opts.PublicKey, f.Config); err != nil {
 				return err
 			}
 			for _, d := range opts.Digests {
@@ -111,11 +110,11 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 	_ = ctx
 	pub, err := verify.LoadPublicKeys(opts.PublicKey)
 	if err != nil {
-		return supplychain.Classify(err)
+		return cmdutil.ClassifySupplyChain(err)
 	}
 	data, err := readProvenance(opts.Provenance)
 	if err != nil {
-		return supplychain.Classify(err)
+		return cmdutil.ClassifySupplyChain(err)
 	}
 	var vopts []verify.ProvenanceOption
 	for _, a := range opts.Artifacts {
@@ -147,7 +146,7 @@ func verifyRun(ctx context.Context, opts *VerifyOptions) error {
 		if opts.Output != cmdutil.OutputJSON && signatureVerified(verr) {
 			status.Success("Signature valid")
 		}
-		return withHints(supplychain.Classify(fmt.Errorf("%s: %w", opts.Provenance, verr)))
+		return withHints(cmdutil.ClassifySupplyChain(fmt.Errorf("%s: %w", opts.Provenance, verr)))
 	}
 	if opts.Output != cmdutil.OutputJSON {
 		status.Success("Signature valid")

@@ -16,10 +16,9 @@ import (
 
 	"github.com/tars-ops/tarsctl/internal/atomicfile"
 	"github.com/tars-ops/tarsctl/internal/build"
-	configcmd "github.com/tars-ops/tarsctl/internal/cli/config"
-	"github.com/tars-ops/tarsctl/internal/cli/lifecycle"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
+	"github.com/tars-ops/tarsctl/internal/daemons"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/services"
 	"github.com/tars-ops/tarsctl/internal/supervisor"
@@ -107,7 +106,7 @@ func bundleRun(ctx context.Context, opts *BundleOptions) error {
 	status := map[string]any{}
 	metrics := map[string]string{}
 	client := &http.Client{Timeout: opts.Timeout}
-	for _, name := range lifecycle.Runnable() {
+	for _, name := range daemons.Names() {
 		st, err := sup.Status(ctx, name)
 		if err != nil {
 			status[name] = map[string]string{"error": err.Error()}
@@ -121,7 +120,7 @@ func bundleRun(ctx context.Context, opts *BundleOptions) error {
 	}
 	host, _ := os.Hostname()
 	files := map[string]any{
-		"config.json":  configcmd.Nested(cfg),
+		"config.json":  cfg.RedactedMap(),
 		"status.json":  status,
 		"version.json": build.Info(),
 		"system.json": map[string]any{

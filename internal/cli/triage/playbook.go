@@ -14,9 +14,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tars-ops/tarsctl/internal/auth"
-	"github.com/tars-ops/tarsctl/internal/cli/lifecycle"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
+	"github.com/tars-ops/tarsctl/internal/daemons"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/secrets"
 	"github.com/tars-ops/tarsctl/internal/serviceapi"
@@ -223,7 +223,7 @@ func PlaybookSources(cfg *config.Config, getenv func(string) string, now func() 
 	})
 	src := triage.Sources{
 		LogDir:      cfg.Paths.LogDirPath(),
-		Services:    lifecycle.Runnable(),
+		Services:    daemons.Names(),
 		MetricsURLs: map[string]string{},
 		CertFile:    cfg.API.TLS.CertFile,
 		Service: func(ctx context.Context, name string) (triage.ServiceState, error) {

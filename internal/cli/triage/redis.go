@@ -1,12 +1,10 @@
 package triage
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/MakeNowJust/heredoc/v2"
@@ -15,7 +13,6 @@ import (
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
-	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/redisconn"
 	"github.com/tars-ops/tarsctl/internal/triage"
 	"github.com/tars-ops/tarsctl/internal/ui"
@@ -77,22 +74,6 @@ func redisEndpoint(cfg *config.Config, getenv func(string) string) (redisconn.En
 	return redisconn.FromConfig(cfg.Redis, pw)
 }
 
-// confirm asks on a terminal, and needs --yes otherwise.
-func confirm(ios *iostreams.IOStreams, yes bool, question string) error {
-	if yes {
-		return nil
-	}
-	if !ios.CanPrompt() {
-		return cmdutil.FlagErrorf("%s: confirm with --yes", question)
-	}
-	fmt.Fprintf(ios.ErrOut, "%s [y/N] ", question)
-	line, _ := bufio.NewReader(ios.In).ReadString('\n')
-	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
-		return cmdutil.Failed(errors.New("cancelled"))
-	}
-	return nil
-}
-
 // NewCmdRateLimit returns the `tarsctl triage ratelimit` group.
 func NewCmdRateLimit(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{Use: "ratelimit <command>", Short: "Show or reset rate-limit counters in Redis"}
@@ -150,7 +131,7 @@ func NewCmdRateLimitReset(f *cmdutil.Factory, open RedisOpener) *cobra.Command {
 		`),
 		Args: cmdutil.ExactArgs(1, "the IP to reset"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := confirm(f.IOStreams, yes, "reset the rate limits of "+args[0]); err != nil {
+			if err := cmdutil.Confirm(f.IOStreams, yes, "resetting the rate limits of "+args[0], "Reset the rate limits of "+args[0]+"?"); err != nil {
 				return err
 			}
 			c, err := open(cmd.Context())
@@ -200,7 +181,7 @@ func NewCmdRevokeAll(f *cmdutil.Factory, open RedisOpener) *cobra.Command {
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !dryRun {
-				if err := confirm(f.IOStreams, yes, "revoke every session"); err != nil {
+				if err := cmdutil.Confirm(f.IOStreams, yes, "revoking every session", "Revoke every session?"); err != nil {
 					return err
 				}
 			}

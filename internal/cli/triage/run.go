@@ -11,9 +11,9 @@ import (
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
-	"github.com/tars-ops/tarsctl/internal/cli/lifecycle"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
+	"github.com/tars-ops/tarsctl/internal/daemons"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/services"
 	"github.com/tars-ops/tarsctl/internal/services/dashboardapi"
@@ -173,7 +173,7 @@ func BuildChecks(cfg *config.Config, getenv func(string) string, now func() time
 		Port:      func(s string) int { sp, _ := services.Lookup(s); return sp.Port(cfg) },
 		Now:       now,
 	})
-	for _, name := range lifecycle.Runnable() {
+	for _, name := range daemons.Names() {
 		checks = append(checks, triage.ServiceCheck(name, func(ctx context.Context) (triage.ServiceState, error) {
 			st, err := sup.Status(ctx, name)
 			return triage.ServiceState{State: st.State, PID: st.PID, Health: st.Health}, err

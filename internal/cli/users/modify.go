@@ -192,10 +192,10 @@ func NewCmdDelete(f *cmdutil.Factory, open func(context.Context) (Store, error),
 			cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "say what would be deleted and stop")
 		},
 		check: func(o *ModifyOptions, _ []string) error {
-			if !o.Yes && !o.DryRun && !o.IO.CanPrompt() {
-				return cmdutil.FlagErrorf("deleting %q needs --yes when not on a terminal", o.Username)
+			if o.DryRun {
+				return nil
 			}
-			return nil
+			return cmdutil.RequireConfirmation(o.IO, o.Yes, fmt.Sprintf("deleting %q", o.Username))
 		},
 		run: deleteRun,
 	})
@@ -216,13 +216,8 @@ func deleteRun(ctx context.Context, opts *ModifyOptions) error {
 		st.Info("would delete user %s (%s)", u.Username, u.Role)
 		return nil
 	}
-	if !opts.Yes {
-		fmt.Fprintf(opts.IO.ErrOut, "Delete user %s (%s)? [y/N] ", u.Username, u.Role)
-		var answer string
-		_, _ = fmt.Fscanln(opts.IO.In, &answer)
-		if answer != "y" && answer != "Y" && answer != "yes" {
-			return cmdutil.WithExitCode(cmdutil.ExitFailure, fmt.Errorf("not deleted: not confirmed"))
-		}
+	if err := cmdutil.Confirm(opts.IO, opts.Yes, fmt.Sprintf("deleting %q", u.Username), fmt.Sprintf("Delete user %s (%s)?", u.Username, u.Role)); err != nil {
+		return err
 	}
 	if err := db.DeleteUser(ctx, opts.Username); err != nil {
 		return notFound(err, opts.Username)

@@ -1,6 +1,6 @@
-// Package k8sapi holds the plain types and errors that tarsctl's Kubernetes
-// commands (internal/cli/deploy/k8s) and their implementation
-// (internal/deploy/helm, internal/deploy/kube) share.
+// Package k8sapi holds the plain types, defaults and errors that tarsctl's
+// Kubernetes commands, the runner they get from internal/deploy/k8srunner,
+// and its implementation (internal/deploy/helm, internal/deploy/kube) share.
 //
 // It imports neither Helm nor client-go: tarsctl links it, and those
 // libraries cost ~80 ms of package initialisation at every start, so they
@@ -11,6 +11,13 @@ import (
 	"errors"
 	"time"
 )
+
+// DefaultRelease is the Helm release name unless the user names another.
+const DefaultRelease = "tars"
+
+// DefaultRolloutTimeout is how long a rollout restart is watched when the
+// user gave no timeout.
+const DefaultRolloutTimeout = 5 * time.Minute
 
 // Errors the implementation wraps so the commands can pick an exit code.
 var (

@@ -20,15 +20,14 @@ import (
 	"github.com/tars-ops/tarsctl/docs"
 	"github.com/tars-ops/tarsctl/internal/atomicfile"
 	"github.com/tars-ops/tarsctl/internal/build"
-	k8scmd "github.com/tars-ops/tarsctl/internal/cli/deploy/k8s"
-	sbomcmd "github.com/tars-ops/tarsctl/internal/cli/sbom"
-	slsacmd "github.com/tars-ops/tarsctl/internal/cli/slsa"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/deploy/airgap"
 	"github.com/tars-ops/tarsctl/internal/deploy/chart"
 	"github.com/tars-ops/tarsctl/internal/deploy/compose"
+	"github.com/tars-ops/tarsctl/internal/deploy/k8srunner"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
+	"github.com/tars-ops/tarsctl/internal/provenance"
 	"github.com/tars-ops/tarsctl/internal/sbom"
 	"github.com/tars-ops/tarsctl/internal/signing"
 	"github.com/tars-ops/tarsctl/internal/ui"
@@ -175,7 +174,7 @@ func bundleRun(ctx context.Context, opts *BundleOptions) error {
 	for _, p := range sortedKeys(bins) {
 		st.Info("%s: %s (%s)", p, bins[p], sources[p])
 	}
-	companions, csources, cmissing, err := findBinaries(opts, k8scmd.CompanionName, "--k8s-binary", opts.Companions)
+	companions, csources, cmissing, err := findBinaries(opts, k8srunner.CompanionName, "--k8s-binary", opts.Companions)
 	if err != nil {
 		return err
 	}
@@ -184,11 +183,11 @@ func bundleRun(ctx context.Context, opts *BundleOptions) error {
 	}
 	if len(cmissing) > 0 {
 		st.Warning("no %s for %s: there, tarsctl deploy k8s will not run from the bundle (give --k8s-binary %s=PATH, or --dist with goreleaser's build)",
-			k8scmd.CompanionName, strings.Join(cmissing, ", "), cmissing[0])
+			k8srunner.CompanionName, strings.Join(cmissing, ", "), cmissing[0])
 	}
 	var key *signing.Key
 	if !opts.Unsigned {
-		key, err = slsacmd.LoadSigningKey(opts.IO, opts.SigningKey, opts.Config)
+		key, err = cmdutil.LoadSigningKey(opts.IO, opts.SigningKey, opts.Config)
 		if err != nil {
 			return cmdutil.WithHint(classify(err), "sign with --signing-key FILE (tarsctl keys generate rsa --out FILE makes one), or pass --unsigned")
 		}
@@ -199,11 +198,11 @@ func bundleRun(ctx context.Context, opts *BundleOptions) error {
 	}
 	when, err := bundleTime(getenv, bins)
 	if err != nil {
-		return err
+		return cmdutil.ClassifySupplyChain(err)
 	}
-	popts, err := slsacmd.ProvenanceOptions(getenv, opts.Now, ".", slsacmd.Overrides{})
+	popts, err := provenance.DetectOptions(getenv, opts.Now, ".", provenance.Overrides{})
 	if err != nil {
-		return err
+		return cmdutil.ClassifySupplyChain(err)
 	}
 	popts.StartedOn, popts.FinishedOn = when, when
 	popts.Now = func() time.Time { return when }
@@ -235,7 +234,7 @@ func bundleRun(ctx context.Context, opts *BundleOptions) error {
 			Time:       when,
 			Provenance: popts,
 			ModCache:   sbom.ModCacheDir(getenv),
-			Tool:       sbomcmd.Tool(),
+			Tool:       sbom.TarsctlTool(),
 			Revision:   popts.Source.Commit,
 			Source:     popts.Source.URI,
 			Progress:   rep,
@@ -356,7 +355,7 @@ func isFile(p string) bool {
 
 // bundleTime is the time every file of the bundle carries.
 func bundleTime(getenv func(string) string, bins map[string]string) (time.Time, error) {
-	if t, ok, err := slsacmd.SourceDateEpoch(getenv); err != nil || ok {
+	if t, ok, err := provenance.SourceDateEpoch(getenv); err != nil || ok {
 		return t, err
 	}
 	if t, err := time.Parse(time.RFC3339, build.Info().Date); err == nil {

@@ -50,6 +50,7 @@ func TestNewCmdFlags(t *testing.T) {
 			ios, _, _, _ := iostreams.Test()
 			ios.SetStdinTTY(tt.tty)
 			ios.SetStdoutTTY(tt.tty)
+			ios.SetStderrTTY(tt.tty)
 			f := &cmdutil.Factory{IOStreams: ios, Globals: &cmdutil.GlobalFlags{Output: "text"}}
 			var got []string
 			cmd := tt.cmd(f, &got)
@@ -70,6 +71,38 @@ func TestNewCmdFlags(t *testing.T) {
 				t.Errorf("docker compose args %q, want %q", strings.Join(got, " "), tt.wantArgs)
 			}
 		})
+	}
+}
+
+// TestDownVolumesAsks: on a terminal, down --volumes asks first; only a
+// yes runs docker compose, and an unanswered question is an error.
+func TestDownVolumesAsks(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		stdin    string
+		wantCode int
+		wantArgs string
+	}{
+		{"y\n", 0, "down --volumes"},
+		{"n\n", 1, ""},
+		{"", 1, ""}, // EOF: no answer
+	} {
+		ios, stdin, _, stderr := iostreams.Test()
+		stdin.WriteString(tt.stdin)
+		ios.SetStdinTTY(true)
+		ios.SetStderrTTY(true)
+		var got []string
+		cmd := down(&cmdutil.Factory{IOStreams: ios, Globals: &cmdutil.GlobalFlags{Output: "text"}}, &got)
+		cmd.SetArgs([]string{"--volumes"})
+		cmd.SetOut(ios.ErrOut)
+		cmd.SetErr(ios.ErrOut)
+		err := cmd.Execute()
+		if cmdutil.ExitCode(err) != tt.wantCode || strings.Join(got, " ") != tt.wantArgs {
+			t.Errorf("answer %q: err %v, args %q; want exit %d, args %q", tt.stdin, err, got, tt.wantCode, tt.wantArgs)
+		}
+		if !strings.Contains(stderr.String(), "Delete the volumes of docker-compose.yaml (Redis, PostgreSQL and daemon data)? [y/N] ") {
+			t.Errorf("answer %q: stderr %q", tt.stdin, stderr.String())
+		}
 	}
 }
 

@@ -37,13 +37,9 @@ func NewCmdDown(f *cmdutil.Factory, runF func(context.Context, *RunOptions) erro
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Args = []string{"down"}
 			if volumes {
-				if !yes {
-					if !opts.IO.CanPrompt() {
-						return cmdutil.FlagErrorf("--volumes deletes the stack's data and needs --yes when not on a terminal")
-					}
-					if !confirm(opts, fmt.Sprintf("Delete the volumes of %s (Redis, PostgreSQL and daemon data)?", opts.File)) {
-						return cmdutil.Failed(fmt.Errorf("not confirmed: nothing was changed"))
-					}
+				if err := cmdutil.Confirm(opts.IO, yes, "deleting the stack's volumes (--volumes: all its data)",
+					fmt.Sprintf("Delete the volumes of %s (Redis, PostgreSQL and daemon data)?", opts.File)); err != nil {
+					return err
 				}
 				opts.Args = append(opts.Args, "--volumes")
 			} else if yes {
@@ -59,11 +55,4 @@ func NewCmdDown(f *cmdutil.Factory, runF func(context.Context, *RunOptions) erro
 	cmd.Flags().BoolVar(&volumes, "volumes", false, "also delete the volumes: all the stack's data")
 	cmd.Flags().BoolVar(&yes, "yes", false, "do not ask before deleting volumes")
 	return cmd
-}
-
-func confirm(opts *RunOptions, question string) bool {
-	fmt.Fprintf(opts.IO.ErrOut, "%s [y/N] ", question)
-	var answer string
-	_, _ = fmt.Fscanln(opts.IO.In, &answer)
-	return answer == "y" || answer == "Y" || answer == "yes"
 }

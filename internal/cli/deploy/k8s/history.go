@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
+	"github.com/tars-ops/tarsctl/internal/deploy/k8srunner"
 	"github.com/tars-ops/tarsctl/internal/ui"
 )
 
@@ -50,7 +51,7 @@ func NewCmdHistory(f *cmdutil.Factory, conn *connFlags, runF func(context.Contex
 }
 
 func historyRun(ctx context.Context, opts *ReleaseOptions) error {
-	return opts.run(ctx, func(ctx context.Context, r Runner) error {
+	return opts.run(ctx, func(ctx context.Context, r k8srunner.Runner) error {
 		revs, err := r.History(ctx, opts.Request)
 		if err != nil {
 			return err

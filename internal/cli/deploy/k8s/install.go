@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
+	"github.com/tars-ops/tarsctl/internal/deploy/k8srunner"
 )
 
 // NewCmdInstall returns `tarsctl deploy k8s install`.
@@ -55,7 +56,7 @@ func NewCmdInstall(f *cmdutil.Factory, conn *connFlags, runF func(context.Contex
 }
 
 func installRun(ctx context.Context, opts *ReleaseOptions) error {
-	return opts.run(ctx, func(ctx context.Context, r Runner) error {
+	return opts.run(ctx, func(ctx context.Context, r k8srunner.Runner) error {
 		st := opts.status()
 		if !opts.Request.DryRun {
 			st.Info("Installing release %s in namespace %s...", opts.Request.Release, nsOrDefault(opts.Request.Namespace))

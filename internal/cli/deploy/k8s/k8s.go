@@ -1,13 +1,13 @@
 // Package k8s implements `tarsctl deploy k8s` (the embedded Helm chart
-// through the Helm v3 SDK) and the Kubernetes side of `tarsctl scale`,
-// `restart --target k8s`, `status --target k8s` and
-// `secrets rotate --target k8s`.
+// through the Helm v3 SDK) and `tarsctl scale`.
 //
 // It imports neither Helm nor client-go. The commands do their work through
-// a [Runner]: in the tarsctl-k8s companion binary an in-process one; in
-// tarsctl none, so the command execs the companion with the same command
-// line (git/kubectl-plugin style), keeping tarsctl's start-up free of those
-// libraries' ~80 ms of initialisation.
+// the Runner of internal/deploy/k8srunner: in the tarsctl-k8s companion
+// binary an in-process one; in tarsctl none, so the command execs the
+// companion with the same command line (git/kubectl-plugin style), keeping
+// tarsctl's start-up free of those libraries' ~80 ms of initialisation.
+// restart, status and secrets rotate reach the same runner for
+// --target k8s through internal/cmdutil.
 package k8s
 
 import (
@@ -17,9 +17,6 @@ import (
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/deploy/k8sapi"
 )
-
-// DefaultRelease is the Helm release name unless --release says otherwise.
-const DefaultRelease = "tars"
 
 // NewCmdK8s returns the `tarsctl deploy k8s` command group.
 func NewCmdK8s(f *cmdutil.Factory) *cobra.Command {
@@ -73,21 +70,8 @@ type connFlags struct {
 
 func (c *connFlags) register(cmd *cobra.Command) {
 	pf := cmd.PersistentFlags()
-	AddTargetFlags(pf, &c.Target)
-	pf.StringVar(&c.Release, "release", DefaultRelease, "Helm release name")
-}
-
-// AddTargetFlags adds --namespace, --kube-context and --kubeconfig, bound
-// to t. The restart, status, scale and secrets commands share them.
-func AddTargetFlags(fs flagSet, t *k8sapi.Target) {
-	fs.StringVarP(&t.Namespace, "namespace", "n", "", "Kubernetes namespace (default: the context's, then \"default\")")
-	fs.StringVar(&t.Context, "kube-context", "", "kubeconfig context (default: its current context)")
-	fs.StringVar(&t.Kubeconfig, "kubeconfig", "", "kubeconfig file (default $KUBECONFIG, then ~/.kube/config)")
-}
-
-type flagSet interface {
-	StringVarP(p *string, name, shorthand, value, usage string)
-	StringVar(p *string, name, value, usage string)
+	cmdutil.AddKubeFlags(pf, &c.Target)
+	pf.StringVar(&c.Release, "release", k8sapi.DefaultRelease, "Helm release name")
 }
 
 // profileFor is the profile whose chart values apply: --profile, else

@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
-	"github.com/tars-ops/tarsctl/internal/deploy/k8sapi"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 )
 
@@ -129,103 +126,6 @@ func TestNewCmdScale(t *testing.T) {
 		}
 		if err != nil || got.Service != "hypersync" || got.Replicas != 3 || got.Target.Namespace != "x" {
 			t.Errorf("%q: %+v, %v", tt.args, got, err)
-		}
-	}
-}
-
-func TestTargetFlagsRejectClusterFlagsForLocal(t *testing.T) {
-	t.Parallel()
-	var tf TargetFlags
-	var isK8s bool
-	cmd := &cobra.Command{Use: "x", RunE: func(c *cobra.Command, _ []string) (err error) { isK8s, err = tf.K8s(c); return err }}
-	tf.AddTargetFlags(cmd)
-	cmd.SetArgs([]string{"-n", "prod"})
-	cmd.SetOut(&bytes.Buffer{})
-	cmd.SetErr(&bytes.Buffer{})
-	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "--namespace is for --target k8s") {
-		t.Errorf("err = %v", err)
-	}
-	cmd.SetArgs([]string{"-n", "prod", "--target", "k8s"})
-	if err := cmd.Execute(); err != nil || !isK8s || tf.Conn.Namespace != "prod" || tf.Release != "tars" {
-		t.Errorf("k8s: %v %v %+v", err, isK8s, tf)
-	}
-}
-
-func TestFindCompanion(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	exe := filepath.Join(dir, "tarsctl")
-	companion := filepath.Join(dir, CompanionName)
-	for _, p := range []string{exe, companion} {
-		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	noenv := func(string) string { return "" }
-	executable := func() (string, error) { return exe, nil }
-	noPath := func(string) (string, error) { return "", errors.New("not found") }
-
-	if p, _, err := FindCompanion(noenv, executable, noPath); err != nil || p != companion {
-		t.Errorf("next to tarsctl: %q, %v", p, err)
-	}
-	other := filepath.Join(t.TempDir(), "elsewhere")
-	if err := os.WriteFile(other, []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	env := func(k string) string { return map[string]string{EnvCompanion: other}[k] }
-	if p, _, err := FindCompanion(env, executable, noPath); err != nil || p != other {
-		t.Errorf("$TARSCTL_K8S: %q, %v", p, err)
-	}
-	lonely := func() (string, error) { return filepath.Join(t.TempDir(), "tarsctl"), nil }
-	onPath := func(string) (string, error) { return "/opt/bin/tarsctl-k8s", nil }
-	if p, _, err := FindCompanion(noenv, lonely, onPath); err != nil || p != "/opt/bin/tarsctl-k8s" {
-		t.Errorf("$PATH: %q, %v", p, err)
-	}
-	_, looked, err := FindCompanion(noenv, lonely, noPath)
-	var exit *cmdutil.ExitError
-	if !errors.As(err, &exit) || exit.Code != cmdutil.ExitUnreachable || len(looked) != 2 ||
-		!strings.Contains(err.Error(), "$PATH") || !strings.Contains(strings.Join(cmdutil.Hints(err), " "), "same release archive") {
-		t.Errorf("missing: %v (looked %v, hints %v)", err, looked, cmdutil.Hints(err))
-	}
-	bad := func(k string) string { return map[string]string{EnvCompanion: filepath.Join(dir, "nope")}[k] }
-	if _, _, err := FindCompanion(bad, executable, onPath); err == nil || !strings.Contains(err.Error(), "$TARSCTL_K8S") {
-		t.Errorf("a wrong $TARSCTL_K8S must not fall back: %v", err)
-	}
-}
-
-func TestClassify(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct {
-		err  error
-		code int
-	}{
-		{k8sapi.ErrUnreachable, cmdutil.ExitUnreachable},
-		{k8sapi.ErrTimeout, cmdutil.ExitTimeout},
-		{context.DeadlineExceeded, cmdutil.ExitTimeout},
-		{k8sapi.ErrForbidden, cmdutil.ExitPermission},
-		{k8sapi.ErrBadInput, cmdutil.ExitUsage},
-		{k8sapi.ErrNotFound, cmdutil.ExitFailure},
-		{errors.New("other"), cmdutil.ExitFailure},
-	} {
-		var exit *cmdutil.ExitError
-		if err := Classify(tt.err); !errors.As(err, &exit) || exit.Code != tt.code {
-			t.Errorf("Classify(%v) = %v, want exit %d", tt.err, err, tt.code)
-		}
-	}
-}
-
-func TestIsKubernetesCommandLine(t *testing.T) {
-	t.Parallel()
-	for args, want := range map[string]bool{
-		"deploy k8s install":                 true,
-		"scale x --replicas 2":               true,
-		"restart x --target k8s":             true,
-		"status --target=k8s":                true,
-		"-test.run=TestX -test.v":            false,
-		"restart x --target local -n k8s-ns": false,
-	} {
-		if got := isKubernetesCommandLine(strings.Fields(args)); got != want {
-			t.Errorf("%q: %v, want %v", args, got, want)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/deploy/k8sapi"
+	"github.com/tars-ops/tarsctl/internal/deploy/k8srunner"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/ui"
 )
@@ -17,7 +18,7 @@ import (
 // ReleaseOptions are the inputs of the `deploy k8s` verbs.
 type ReleaseOptions struct {
 	IO      *iostreams.IOStreams
-	Runner  func() (Runner, error)
+	Runner  func() (k8srunner.Runner, error)
 	Request k8sapi.ReleaseRequest
 	Output  string
 	Quiet   bool
@@ -30,7 +31,7 @@ func newReleaseOptions(f *cmdutil.Factory) *ReleaseOptions {
 	if now == nil {
 		now = time.Now
 	}
-	return &ReleaseOptions{IO: f.IOStreams, Runner: GetRunner, Now: now}
+	return &ReleaseOptions{IO: f.IOStreams, Runner: cmdutil.K8sRunner, Now: now}
 }
 
 // complete copies the connection flags and the global flags in, at RunE
@@ -67,12 +68,12 @@ func addWaitFlags(cmd *cobra.Command, req *k8sapi.ReleaseRequest, what string) {
 
 // run gets the runner (in tarsctl: hands over to tarsctl-k8s and does not
 // return) and calls do with it.
-func (o *ReleaseOptions) run(ctx context.Context, do func(context.Context, Runner) error) error {
+func (o *ReleaseOptions) run(ctx context.Context, do func(context.Context, k8srunner.Runner) error) error {
 	r, err := o.Runner()
 	if err != nil {
 		return err
 	}
-	return Classify(do(ctx, r))
+	return cmdutil.ClassifyK8s(do(ctx, r))
 }
 
 func (o *ReleaseOptions) status() *ui.Status {
@@ -98,19 +99,4 @@ func printRelease(o *ReleaseOptions, rel *k8sapi.Release) error {
 func printManifest(w io.Writer, rel *k8sapi.Release) error {
 	_, err := io.WriteString(w, rel.Manifest)
 	return err
-}
-
-// confirm asks on a terminal; without one --yes is required (checked in
-// RunE). It returns an exit-1 error when the user says no.
-func (o *ReleaseOptions) confirm(question string) error {
-	if o.Yes {
-		return nil
-	}
-	fmt.Fprintf(o.IO.ErrOut, "%s [y/N] ", question)
-	var answer string
-	_, _ = fmt.Fscanln(o.IO.In, &answer)
-	if answer != "y" && answer != "Y" && answer != "yes" {
-		return cmdutil.Failed(fmt.Errorf("not confirmed: nothing was changed"))
-	}
-	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
+	"github.com/tars-ops/tarsctl/internal/deploy/k8srunner"
 )
 
 // NewCmdRollback returns `tarsctl deploy k8s rollback`.
@@ -46,8 +47,10 @@ func NewCmdRollback(f *cmdutil.Factory, conn *connFlags, runF func(context.Conte
 				}
 				opts.Request.Revision = n
 			}
-			if !opts.Yes && !opts.Request.DryRun && !opts.IO.CanPrompt() {
-				return cmdutil.FlagErrorf("rollback changes the running release and needs --yes when not on a terminal")
+			if !opts.Request.DryRun {
+				if err := cmdutil.RequireConfirmation(opts.IO, opts.Yes, rollbackAction(opts)); err != nil {
+					return err
+				}
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -62,13 +65,13 @@ func NewCmdRollback(f *cmdutil.Factory, conn *connFlags, runF func(context.Conte
 }
 
 func rollbackRun(ctx context.Context, opts *ReleaseOptions) error {
-	return opts.run(ctx, func(ctx context.Context, r Runner) error {
+	return opts.run(ctx, func(ctx context.Context, r k8srunner.Runner) error {
 		target := "the previous revision"
 		if opts.Request.Revision > 0 {
 			target = fmt.Sprintf("revision %d", opts.Request.Revision)
 		}
 		if !opts.Request.DryRun {
-			if err := opts.confirm(fmt.Sprintf("Roll release %s back to %s?", opts.Request.Release, target)); err != nil {
+			if err := cmdutil.Confirm(opts.IO, opts.Yes, rollbackAction(opts), fmt.Sprintf("Roll release %s back to %s?", opts.Request.Release, target)); err != nil {
 				return err
 			}
 		}
@@ -87,4 +90,9 @@ func rollbackRun(ctx context.Context, opts *ReleaseOptions) error {
 		}
 		return nil
 	})
+}
+
+// rollbackAction names the rollback in confirmation errors.
+func rollbackAction(opts *ReleaseOptions) string {
+	return fmt.Sprintf("rolling release %s back (it changes the running release)", opts.Request.Release)
 }

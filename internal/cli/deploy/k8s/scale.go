@@ -8,6 +8,7 @@ import (
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/deploy/k8sapi"
+	"github.com/tars-ops/tarsctl/internal/deploy/k8srunner"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/services"
 	"github.com/tars-ops/tarsctl/internal/ui"
@@ -16,7 +17,7 @@ import (
 // ScaleOptions are the inputs of `tarsctl scale`.
 type ScaleOptions struct {
 	IO       *iostreams.IOStreams
-	Runner   func() (Runner, error)
+	Runner   func() (k8srunner.Runner, error)
 	Target   k8sapi.Target
 	Service  string
 	Replicas int32
@@ -26,7 +27,7 @@ type ScaleOptions struct {
 
 // NewCmdScale returns `tarsctl scale`.
 func NewCmdScale(f *cmdutil.Factory, runF func(context.Context, *ScaleOptions) error) *cobra.Command {
-	opts := &ScaleOptions{IO: f.IOStreams, Runner: GetRunner}
+	opts := &ScaleOptions{IO: f.IOStreams, Runner: cmdutil.K8sRunner}
 	var replicas int
 	cmd := &cobra.Command{
 		Use:   "scale SERVICE --replicas N",
@@ -72,7 +73,7 @@ func NewCmdScale(f *cmdutil.Factory, runF func(context.Context, *ScaleOptions) e
 		},
 	}
 	cmd.Flags().IntVar(&replicas, "replicas", 0, "the number of replicas")
-	AddTargetFlags(cmd.Flags(), &opts.Target)
+	cmdutil.AddKubeFlags(cmd.Flags(), &opts.Target)
 	return cmd
 }
 
@@ -83,7 +84,7 @@ func scaleRun(ctx context.Context, opts *ScaleOptions) error {
 	}
 	res, err := r.Scale(ctx, opts.Target, opts.Service, opts.Replicas)
 	if err != nil {
-		return Classify(err)
+		return cmdutil.ClassifyK8s(err)
 	}
 	if opts.Output == cmdutil.OutputJSON {
 		return ui.WriteJSON(opts.IO.Out, res)

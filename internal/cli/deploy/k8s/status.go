@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
+	"github.com/tars-ops/tarsctl/internal/deploy/k8srunner"
 )
 
 // NewCmdStatus returns `tarsctl deploy k8s status`.
@@ -45,7 +46,7 @@ func NewCmdStatus(f *cmdutil.Factory, conn *connFlags, runF func(context.Context
 }
 
 func statusRun(ctx context.Context, opts *ReleaseOptions) error {
-	return opts.run(ctx, func(ctx context.Context, r Runner) error {
+	return opts.run(ctx, func(ctx context.Context, r k8srunner.Runner) error {
 		rel, err := r.Status(ctx, opts.Request)
 		if err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
+	"github.com/tars-ops/tarsctl/internal/deploy/k8srunner"
 )
 
 // NewCmdTemplate returns `tarsctl deploy k8s template`.
@@ -47,7 +48,7 @@ func NewCmdTemplate(f *cmdutil.Factory, conn *connFlags, runF func(context.Conte
 }
 
 func templateRun(ctx context.Context, opts *ReleaseOptions) error {
-	return opts.run(ctx, func(ctx context.Context, r Runner) error {
+	return opts.run(ctx, func(ctx context.Context, r k8srunner.Runner) error {
 		rel, err := r.Template(ctx, opts.Request)
 		if err != nil {
 			return err

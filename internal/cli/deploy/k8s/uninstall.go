@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
+	"github.com/tars-ops/tarsctl/internal/deploy/k8srunner"
 	"github.com/tars-ops/tarsctl/internal/ui"
 )
 
@@ -39,8 +40,10 @@ func NewCmdUninstall(f *cmdutil.Factory, conn *connFlags, runF func(context.Cont
 			if err := opts.complete(f, conn); err != nil {
 				return err
 			}
-			if !opts.Yes && !opts.Request.DryRun && !opts.IO.CanPrompt() {
-				return cmdutil.FlagErrorf("uninstall deletes the release and needs --yes when not on a terminal")
+			if !opts.Request.DryRun {
+				if err := cmdutil.RequireConfirmation(opts.IO, opts.Yes, uninstallAction(opts)); err != nil {
+					return err
+				}
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -56,9 +59,9 @@ func NewCmdUninstall(f *cmdutil.Factory, conn *connFlags, runF func(context.Cont
 }
 
 func uninstallRun(ctx context.Context, opts *ReleaseOptions) error {
-	return opts.run(ctx, func(ctx context.Context, r Runner) error {
+	return opts.run(ctx, func(ctx context.Context, r k8srunner.Runner) error {
 		if !opts.Request.DryRun {
-			if err := opts.confirm(fmt.Sprintf("Uninstall release %s from namespace %s?", opts.Request.Release, nsOrDefault(opts.Request.Namespace))); err != nil {
+			if err := cmdutil.Confirm(opts.IO, opts.Yes, uninstallAction(opts), fmt.Sprintf("Uninstall release %s from namespace %s?", opts.Request.Release, nsOrDefault(opts.Request.Namespace))); err != nil {
 				return err
 			}
 		}
@@ -77,4 +80,9 @@ func uninstallRun(ctx context.Context, opts *ReleaseOptions) error {
 		}
 		return nil
 	})
+}
+
+// uninstallAction names the uninstall in confirmation errors.
+func uninstallAction(opts *ReleaseOptions) string {
+	return fmt.Sprintf("uninstalling release %s (it deletes the release)", opts.Request.Release)
 }

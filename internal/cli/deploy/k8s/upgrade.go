@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
+	"github.com/tars-ops/tarsctl/internal/deploy/k8srunner"
 )
 
 // NewCmdUpgrade returns `tarsctl deploy k8s upgrade`.
@@ -51,7 +52,7 @@ func NewCmdUpgrade(f *cmdutil.Factory, conn *connFlags, runF func(context.Contex
 }
 
 func upgradeRun(ctx context.Context, opts *ReleaseOptions) error {
-	return opts.run(ctx, func(ctx context.Context, r Runner) error {
+	return opts.run(ctx, func(ctx context.Context, r k8srunner.Runner) error {
 		st := opts.status()
 		rel, err := r.Upgrade(ctx, opts.Request)
 		if err != nil {

@@ -1,4 +1,18 @@
-package k8s
+// Package k8srunner is where tarsctl's Kubernetes commands get the code
+// that does their work: a [Runner] (the Helm v3 SDK and client-go) that
+// only the tarsctl-k8s companion binary links and installs with [Set].
+// tarsctl itself has none, so [Get] replaces the process with tarsctl-k8s
+// running the same command line (git/kubectl-plugin style), keeping
+// tarsctl's start-up free of those libraries' ~80 ms of initialisation.
+//
+// It imports neither Helm nor client-go, and knows nothing of commands or
+// exit codes: internal/cmdutil gives its errors their exit codes.
+//
+// # Finding the companion
+//
+// [FindCompanion] looks at $TARSCTL_K8S when it is set (and only there),
+// else next to the running executable, else on $PATH.
+package k8srunner
 
 import (
 	"context"
@@ -11,13 +25,12 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/deploy/k8sapi"
 )
 
-// Runner does the Kubernetes work. tarsctl-k8s sets an in-process one with
-// [SetRunner] (Helm SDK + client-go); tarsctl has none and execs the
-// companion instead, so its own start-up never pays for those libraries.
+// Runner does the Kubernetes work. Implementations report failures with
+// the errors of [k8sapi] (ErrUnreachable, ErrTimeout, ErrForbidden,
+// ErrBadInput, ErrNotFound) wrapped.
 type Runner interface {
 	Install(ctx context.Context, req k8sapi.ReleaseRequest) (*k8sapi.Release, error)
 	Upgrade(ctx context.Context, req k8sapi.ReleaseRequest) (*k8sapi.Release, error)
@@ -38,9 +51,9 @@ type Runner interface {
 
 var inProcess Runner
 
-// SetRunner makes the Kubernetes commands run in this process with r.
-// Only tarsctl-k8s calls it, before running the command line.
-func SetRunner(r Runner) { inProcess = r }
+// Set makes the Kubernetes commands run in this process with r. Only
+// tarsctl-k8s calls it, before running the command line.
+func Set(r Runner) { inProcess = r }
 
 // CompanionName is the companion binary's file name.
 const CompanionName = "tarsctl-k8s"
@@ -54,22 +67,49 @@ const (
 	envHandedOver = "TARSCTL_K8S_HANDED_OVER"
 )
 
-// GetRunner returns the in-process runner. Without one it replaces this
-// process with tarsctl-k8s running the same command line, so on success it
-// does not return; it returns an error (exit 3) when the companion cannot
-// be found or started.
-func GetRunner() (Runner, error) {
+// Errors of [Get].
+var (
+	// ErrCompanion: the companion could not be run (not found, not
+	// executable, or a binary without the Kubernetes commands). A
+	// [*CompanionNotFoundError] matches it too.
+	ErrCompanion = errors.New("the tarsctl-k8s companion cannot run")
+	// ErrNotCommandLine: tarsctl runs as a library (app.Run in a test), so
+	// os.Args is not the command line being run and cannot be handed over.
+	ErrNotCommandLine = errors.New("the Kubernetes commands run in tarsctl-k8s, and this process's own command line is not the one to hand over")
+)
+
+// companionError is an [ErrCompanion] with its own message.
+type companionError struct{ msg string }
+
+func (e *companionError) Error() string        { return e.msg }
+func (e *companionError) Is(target error) bool { return target == ErrCompanion }
+
+// CompanionNotFoundError says where [FindCompanion] looked.
+type CompanionNotFoundError struct{ Looked []string }
+
+func (e *CompanionNotFoundError) Error() string {
+	return fmt.Sprintf("the Kubernetes commands need the %s companion binary, which was not found (looked in %s)",
+		CompanionName, strings.Join(e.Looked, ", "))
+}
+
+// Is makes the error match [ErrCompanion].
+func (e *CompanionNotFoundError) Is(target error) bool { return target == ErrCompanion }
+
+// Get returns the in-process runner. Without one it replaces this process
+// with tarsctl-k8s running the same command line, so on success it does
+// not return; it returns an error matching [ErrCompanion] when the
+// companion cannot be found or started, and [ErrNotCommandLine] when this
+// process's command line is not a Kubernetes one.
+func Get() (Runner, error) {
 	if inProcess != nil {
 		return inProcess, nil
 	}
 	if os.Getenv(envHandedOver) != "" {
-		return nil, cmdutil.Unreachable(fmt.Errorf("%s=%s does not have the Kubernetes commands built in: point it at the tarsctl-k8s binary",
-			EnvCompanion, os.Getenv(EnvCompanion)))
+		return nil, &companionError{fmt.Sprintf("%s=%s does not have the Kubernetes commands built in: point it at the tarsctl-k8s binary",
+			EnvCompanion, os.Getenv(EnvCompanion))}
 	}
 	if !isKubernetesCommandLine(os.Args[1:]) {
-		// tarsctl run as a library (app.Run in a test): os.Args is not the
-		// command line being run, so handing it over would run something else.
-		return nil, cmdutil.Failed(errors.New("the Kubernetes commands run in tarsctl-k8s, and this process's own command line is not the one to hand over"))
+		return nil, ErrNotCommandLine
 	}
 	path, _, err := FindCompanion(os.Getenv, os.Executable, exec.LookPath)
 	if err != nil {
@@ -77,7 +117,7 @@ func GetRunner() (Runner, error) {
 	}
 	env := append(os.Environ(), envHandedOver+"=1")
 	err = syscall.Exec(path, os.Args, env)
-	return nil, cmdutil.Unreachable(fmt.Errorf("run %s: %w", path, err))
+	return nil, &companionError{fmt.Sprintf("run %s: %v", path, err)}
 }
 
 // isKubernetesCommandLine reports whether args name one of the commands
@@ -87,7 +127,7 @@ func isKubernetesCommandLine(args []string) bool {
 		switch {
 		case a == "k8s" || a == "scale" || a == "--target=k8s":
 			return true
-		case a == "--target" && i+1 < len(args) && args[i+1] == TargetK8s:
+		case a == "--target" && i+1 < len(args) && args[i+1] == "k8s":
 			return true
 		}
 	}
@@ -95,8 +135,8 @@ func isKubernetesCommandLine(args []string) bool {
 }
 
 // FindCompanion locates tarsctl-k8s: $TARSCTL_K8S when set, else next to
-// the running executable, else on $PATH. The error (exit 3) names every
-// place it looked.
+// the running executable, else on $PATH. It returns the path and every
+// place it looked; the error is a [*CompanionNotFoundError].
 func FindCompanion(getenv func(string) string, executable func() (string, error), lookPath func(string) (string, error)) (string, []string, error) {
 	var looked []string
 	if p := getenv(EnvCompanion); p != "" {
@@ -104,7 +144,7 @@ func FindCompanion(getenv func(string) string, executable func() (string, error)
 		if isExecutable(p) {
 			return p, looked, nil
 		}
-		return "", looked, missing(looked)
+		return "", looked, &CompanionNotFoundError{Looked: looked}
 	}
 	if exe, err := executable(); err == nil {
 		if real, err := filepath.EvalSymlinks(exe); err == nil {
@@ -120,40 +160,10 @@ func FindCompanion(getenv func(string) string, executable func() (string, error)
 	if p, err := lookPath(CompanionName); err == nil {
 		return p, looked, nil
 	}
-	return "", looked, missing(looked)
-}
-
-func missing(looked []string) error {
-	return cmdutil.WithHint(cmdutil.Unreachable(fmt.Errorf("the Kubernetes commands need the %s companion binary, which was not found (looked in %s)",
-		CompanionName, strings.Join(looked, ", "))),
-		"tarsctl-k8s ships in the same release archive as tarsctl: put it next to tarsctl or on $PATH, or set $"+EnvCompanion+" to its path",
-		"from a source checkout: make build (writes bin/tarsctl and bin/tarsctl-k8s)")
+	return "", looked, &CompanionNotFoundError{Looked: looked}
 }
 
 func isExecutable(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0
-}
-
-// Classify turns the runner's errors into tarsctl's exit codes: an API
-// that cannot be reached is 3, a wait that timed out 6, refused
-// credentials 4, bad values 2, anything else 1.
-func Classify(err error) error {
-	var exitErr *cmdutil.ExitError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &exitErr):
-		return err
-	case errors.Is(err, k8sapi.ErrUnreachable):
-		return cmdutil.WithHint(cmdutil.Unreachable(err), "check --kubeconfig/--kube-context (or $KUBECONFIG) point at a running cluster")
-	case errors.Is(err, k8sapi.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
-		return cmdutil.WithHint(cmdutil.Timeout(err), "raise --timeout, or look at the pods with tarsctl status --target k8s")
-	case errors.Is(err, k8sapi.ErrForbidden):
-		return cmdutil.PermissionDenied(err)
-	case errors.Is(err, k8sapi.ErrBadInput):
-		return cmdutil.WithExitCode(cmdutil.ExitUsage, err)
-	default:
-		return cmdutil.Failed(err)
-	}
 }
