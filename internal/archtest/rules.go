@@ -76,6 +76,19 @@ var Rules = []Rule{
 		},
 	},
 	{
+		Name: "domain-no-services",
+		Says: "a domain package never imports a service daemon's package; only the daemon table (internal/daemons), " +
+			"the command layer and other code of the same service do",
+		Fix: "move the type or function both need out of the service: a wire type into pkg/client, a file format or rule " +
+			"into its own domain package (internal/audit, internal/compliance, internal/store)",
+		From:   []string{"internal/..."},
+		Except: []string{"internal/services/...", "internal/daemons/...", "internal/cli/...", "internal/app/...", "internal/docgen/..."},
+		Forbid: []string{"internal/services/..."},
+		// The catalog is every package's to read; the harness is for tests,
+		// which rule test-harness checks.
+		Allow: []string{"internal/services", "internal/services/daemontest/..."},
+	},
+	{
 		Name:   "viper-in-config",
 		Says:   "only internal/config reads configuration with viper; everything else gets the typed *config.Config",
 		Fix:    "take a *config.Config (or the few values needed) as an input; add a key to internal/config if one is missing",

@@ -16,7 +16,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tars-ops/tarsctl/internal/services/dashboardapi"
+	"github.com/tars-ops/tarsctl/internal/audit"
+	"github.com/tars-ops/tarsctl/internal/compliance"
 )
 
 // Collectors gather the evidence that no check measures: request latency
@@ -323,7 +324,7 @@ func ReadAudit(ctx context.Context, path string, since time.Time) (AuditCounts, 
 		if n%4096 == 0 && ctx.Err() != nil {
 			return ac, ctx.Err()
 		}
-		var e dashboardapi.AuditEvent
+		var e audit.Event
 		if json.Unmarshal(sc.Bytes(), &e) != nil || e.Time.Before(since) {
 			continue
 		}
@@ -372,8 +373,8 @@ func CountMatches(ctx context.Context, dir string, since time.Time, match map[st
 
 // FetchCompliance GETs dashboard-api's /api/compliance/status (the
 // runbook's curl), with token as the bearer token when set.
-func FetchCompliance(ctx context.Context, url, token string) (dashboardapi.ComplianceReport, error) {
-	var rep dashboardapi.ComplianceReport
+func FetchCompliance(ctx context.Context, url, token string) (compliance.Report, error) {
+	var rep compliance.Report
 	body, err := getBody(ctx, url, token)
 	if err != nil {
 		return rep, err

@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tars-ops/tarsctl/internal/compliance"
 	"github.com/tars-ops/tarsctl/internal/redisconn"
-	"github.com/tars-ops/tarsctl/internal/services/dashboardapi"
 )
 
 // Root-cause verdicts.
@@ -98,7 +98,7 @@ type Sources struct {
 	// Service reports a local daemon's state.
 	Service func(ctx context.Context, name string) (ServiceState, error)
 	// Compliance returns the compliance report and where it came from.
-	Compliance func(ctx context.Context) (dashboardapi.ComplianceReport, string, error)
+	Compliance func(ctx context.Context) (compliance.Report, string, error)
 	// RateLimit is rate_limiting.requests_per_minute (0: unknown).
 	RateLimit int
 	// ProcessSample is how long CPU use is sampled (default 250ms).
@@ -117,7 +117,7 @@ type Evidence struct {
 	Logs       *LogCounts
 	Audit      *AuditCounts
 	Matches    map[string]int
-	Compliance *dashboardapi.ComplianceReport
+	Compliance *compliance.Report
 	Services   map[string]ServiceState
 	RateLimits []RateLimit
 	Sessions   *int
@@ -161,7 +161,7 @@ type row struct {
 // Playbooks returns the playbooks by name.
 func Playbooks() map[string]*Playbook {
 	m := map[string]*Playbook{}
-	for _, p := range []*Playbook{highLatency(), anomaly(), kpiRegression(), security(), compliance()} {
+	for _, p := range []*Playbook{highLatency(), anomaly(), kpiRegression(), security(), compliancePlaybook()} {
 		m[p.Name] = p
 	}
 	return m

@@ -490,7 +490,7 @@ func controlRow(control, violation, solution string, cmds []Command) row {
 		}}
 }
 
-func compliance() *Playbook {
+func compliancePlaybook() *Playbook {
 	restart := tarsctlNote("restart dashboard-api", "after changing the configuration")
 	return &Playbook{
 		Name: "compliance", Title: "Compliance Control Violation", Runbook: "Incident Response Playbooks / Playbook 5: Compliance Control Violation",

@@ -15,13 +15,13 @@ import (
 
 	"github.com/tars-ops/tarsctl/internal/auth"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
+	"github.com/tars-ops/tarsctl/internal/compliance"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/daemons"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/secrets"
 	"github.com/tars-ops/tarsctl/internal/serviceapi"
 	"github.com/tars-ops/tarsctl/internal/services"
-	"github.com/tars-ops/tarsctl/internal/services/dashboardapi"
 	"github.com/tars-ops/tarsctl/internal/store"
 	"github.com/tars-ops/tarsctl/internal/supervisor"
 	"github.com/tars-ops/tarsctl/internal/triage"
@@ -264,7 +264,7 @@ func PlaybookSources(cfg *config.Config, getenv func(string) string, now func() 
 		secrets = append(secrets, url, pw)
 		src.PostgresURL = url
 	}
-	src.Compliance = func(ctx context.Context) (dashboardapi.ComplianceReport, string, error) {
+	src.Compliance = func(ctx context.Context) (compliance.Report, string, error) {
 		return complianceReport(ctx, cfg, getenv, src.APIURL, src.AuditFile, now)
 	}
 	if s, err := cfg.Auth.JWTSecret.Resolve(getenv); err == nil {
@@ -277,7 +277,7 @@ func PlaybookSources(cfg *config.Config, getenv func(string) string, now func() 
 // complianceReport asks dashboard-api (the runbook's curl, with a
 // short-lived viewer token when auth is on); when it does not answer, it
 // evaluates the controls against the configuration as dashboard-api would.
-func complianceReport(ctx context.Context, cfg *config.Config, getenv func(string) string, apiURL, auditFile string, now func() time.Time) (dashboardapi.ComplianceReport, string, error) {
+func complianceReport(ctx context.Context, cfg *config.Config, getenv func(string) string, apiURL, auditFile string, now func() time.Time) (compliance.Report, string, error) {
 	token := ""
 	if cfg.Auth.Enabled {
 		if secret, ok := existingJWTSecret(cfg, getenv); ok {
@@ -302,7 +302,7 @@ func complianceReport(ctx context.Context, cfg *config.Config, getenv func(strin
 			auditOpen = true // dashboard-api creates it on start
 		}
 	}
-	return dashboardapi.EvaluateCompliance(cfg, auditOpen, now()), "the configuration (dashboard-api not answering)", nil
+	return compliance.Evaluate(cfg, auditOpen, now()), "the configuration (dashboard-api not answering)", nil
 }
 
 // existingJWTSecret resolves the JWT secret without generating one (which

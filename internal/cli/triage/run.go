@@ -16,7 +16,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/daemons"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/services"
-	"github.com/tars-ops/tarsctl/internal/services/dashboardapi"
+	"github.com/tars-ops/tarsctl/internal/store"
 	"github.com/tars-ops/tarsctl/internal/supervisor"
 	"github.com/tars-ops/tarsctl/internal/triage"
 	"github.com/tars-ops/tarsctl/internal/ui"
@@ -254,7 +254,7 @@ func postgresURL(cfg *config.Config, getenv func(string) string) (url, pw string
 		if err != nil {
 			return "", "", false, fmt.Errorf("resolve database.password: %w", err)
 		}
-		return dashboardapi.PostgresURL(d, pw), pw, true, nil
+		return store.PostgresURL(d, pw), pw, true, nil
 	}
 	return "", "", false, nil
 }

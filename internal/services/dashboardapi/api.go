@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/tars-ops/tarsctl/internal/audit"
 	"github.com/tars-ops/tarsctl/internal/auth"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/daemon"
@@ -39,7 +40,7 @@ type Options struct {
 	Signer        *auth.Signer
 	CheckPassword func(hash, password string) (bool, error)
 	Logger        *slog.Logger
-	Audit         *Audit // nil: no audit log
+	Audit         *audit.Log // nil: no audit log
 	Registry      prometheus.Registerer
 	Now           func() time.Time
 	// Orchestrator, when set, is where GET /api/agents gets the agents
@@ -209,7 +210,7 @@ func (s *server) audit(r *http.Request, event, user, outcome, detail string) {
 	if s.Audit == nil {
 		return
 	}
-	s.Audit.Record(AuditEvent{
+	s.Audit.Record(audit.Event{
 		Time: s.Now(), Event: event, Username: user, IP: serviceapi.ClientIP(r),
 		RequestID: daemon.RequestID(r.Context()), Outcome: outcome, Detail: detail,
 	})

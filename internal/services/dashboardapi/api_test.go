@@ -20,7 +20,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tars-ops/tarsctl/internal/audit"
 	"github.com/tars-ops/tarsctl/internal/auth"
+	"github.com/tars-ops/tarsctl/internal/compliance"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/state"
 	"github.com/tars-ops/tarsctl/internal/store"
@@ -132,7 +134,7 @@ func newAPI(t *testing.T, b backend, mutate func(*config.Config)) *api {
 	}
 	a.signer = signer
 	a.audit = filepath.Join(t.TempDir(), "audit.log")
-	audit, err := OpenAudit(a.audit, func(err error) { t.Errorf("audit: %v", err) })
+	audit, err := audit.Open(a.audit, func(err error) { t.Errorf("audit: %v", err) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -519,7 +521,7 @@ func TestComplianceStatus(t *testing.T) {
 		c.Compliance.DataRetentionDays = 90
 	})
 	r := a.do(t, "GET", "/api/compliance/status", "", nil)
-	var rep ComplianceReport
+	var rep compliance.Report
 	if err := json.Unmarshal([]byte(r.raw), &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -540,8 +542,14 @@ func TestComplianceStatus(t *testing.T) {
 	if err := os.WriteFile(key, []byte("short"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := checkEncryptionAtRest(a.cfg.Encryption); ok {
-		t.Error("a 5-byte key passed encryption_at_rest")
+	r = a.do(t, "GET", "/api/compliance/status", "", nil)
+	if err := json.Unmarshal([]byte(r.raw), &rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rep.Controls {
+		if c.Name == "encryption_at_rest" && c.Status != "fail" {
+			t.Errorf("a 5-byte key: encryption_at_rest %s (%s), want fail", c.Status, c.Detail)
+		}
 	}
 }
 

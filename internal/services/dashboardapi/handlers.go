@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tars-ops/tarsctl/internal/auth"
+	"github.com/tars-ops/tarsctl/internal/compliance"
 	"github.com/tars-ops/tarsctl/internal/daemon"
 	"github.com/tars-ops/tarsctl/internal/serviceapi"
 	"github.com/tars-ops/tarsctl/internal/state"
@@ -349,5 +350,5 @@ func (s *server) listUsers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) complianceStatus(w http.ResponseWriter, r *http.Request) {
-	daemon.WriteJSON(w, http.StatusOK, EvaluateCompliance(s.Config, s.Audit != nil, s.Now()))
+	daemon.WriteJSON(w, http.StatusOK, compliance.Evaluate(s.Config, s.Audit != nil, s.Now()))
 }

@@ -6,14 +6,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tars-ops/tarsctl/internal/audit"
+	"github.com/tars-ops/tarsctl/internal/compliance"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/daemon"
 	"github.com/tars-ops/tarsctl/internal/serviceapi"
@@ -75,20 +75,20 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		log.Warn("Created the initial admin user; its password is in " + path + " (readable by this user only): log in and change it with `tarsctl users passwd admin`")
 	}
 
-	var audit *Audit
+	var auditLog *audit.Log
 	if cfg.Audit.Enabled {
 		file := cfg.Audit.File
 		if file == "" {
 			file = filepath.Join(cfg.Paths.LogDirPath(), "audit.log")
 		}
-		audit, err = OpenAudit(file, func(err error) { log.Error("audit log", "error", err) })
+		auditLog, err = audit.Open(file, func(err error) { log.Error("audit log", "error", err) })
 		if err != nil {
 			return err
 		}
-		defer audit.Close()
+		defer auditLog.Close()
 	}
 
-	rep := EvaluateCompliance(cfg, audit != nil, time.Now())
+	rep := compliance.Evaluate(cfg, auditLog != nil, time.Now())
 	for _, c := range rep.Failed() {
 		log.Warn("Compliance control failed: "+c.Name, "detail", c.Detail, "enforcement_mode", rep.EnforcementMode)
 	}
@@ -114,7 +114,7 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 	reg := daemon.NewRegistry(Service, o.Version)
 	handler, err := New(Options{
 		Config: cfg, Users: db, State: st, Signer: signer, CheckPassword: store.CheckPassword,
-		Logger: log, Audit: audit, Registry: reg, Orchestrator: orch,
+		Logger: log, Audit: auditLog, Registry: reg, Orchestrator: orch,
 	})
 	if err != nil {
 		return err
@@ -185,7 +185,7 @@ func OpenStore(ctx context.Context, cfg *config.Config, getenv func(string) stri
 		if err != nil {
 			return nil, fmt.Errorf("database.password: %w", err)
 		}
-		opts.URL = PostgresURL(d, pw)
+		opts.URL = store.PostgresURL(d, pw)
 	default:
 		opts.Path = d.Path
 		if !filepath.IsAbs(opts.Path) {
@@ -197,21 +197,6 @@ func OpenStore(ctx context.Context, cfg *config.Config, getenv func(string) stri
 		return nil, fmt.Errorf("open %s database: %w", opts.Driver, err)
 	}
 	return db, nil
-}
-
-// PostgresURL builds a connection URL from the database settings.
-func PostgresURL(d config.DatabaseConfig, password string) string {
-	u := url.URL{
-		Scheme:   "postgres",
-		User:     url.User(d.User),
-		Host:     net.JoinHostPort(d.Host, strconv.Itoa(d.Port)),
-		Path:     "/" + d.Name,
-		RawQuery: url.Values{"sslmode": {d.SSLMode}}.Encode(),
-	}
-	if password != "" {
-		u.User = url.UserPassword(d.User, password)
-	}
-	return u.String()
 }
 
 // openState connects to Redis when redis.enabled, else keeps state in

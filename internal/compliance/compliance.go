@@ -1,4 +1,9 @@
-package dashboardapi
+// Package compliance evaluates the compliance controls a profile lists
+// (compliance.controls): encryption_at_rest, encryption_in_transit,
+// audit_logging and data_retention. dashboard-api serves the result at
+// GET /api/compliance/status; triage evaluates it from the configuration
+// when the daemon does not answer.
+package compliance
 
 import (
 	"encoding/hex"
@@ -24,8 +29,8 @@ type ControlResult struct {
 	Detail string `json:"detail"`
 }
 
-// ComplianceReport is the body of GET /api/compliance/status.
-type ComplianceReport struct {
+// Report is the body of GET /api/compliance/status.
+type Report struct {
 	EnforcementMode string          `json:"enforcement_mode"`
 	Compliant       bool            `json:"compliant"`
 	Controls        []ControlResult `json:"controls"`
@@ -33,7 +38,7 @@ type ComplianceReport struct {
 }
 
 // Failed returns the controls that did not pass.
-func (r ComplianceReport) Failed() []ControlResult {
+func (r Report) Failed() []ControlResult {
 	var out []ControlResult
 	for _, c := range r.Controls {
 		if c.Status != ControlPass {
@@ -43,10 +48,10 @@ func (r ComplianceReport) Failed() []ControlResult {
 	return out
 }
 
-// EvaluateCompliance checks each control the profile lists against what
+// Evaluate checks each control the profile lists against what
 // is actually configured and present on disk.
-func EvaluateCompliance(cfg *config.Config, auditOpen bool, now time.Time) ComplianceReport {
-	rep := ComplianceReport{EnforcementMode: cfg.Compliance.EnforcementMode, Compliant: true, Controls: []ControlResult{}, CheckedAt: now.UTC()}
+func Evaluate(cfg *config.Config, auditOpen bool, now time.Time) Report {
+	rep := Report{EnforcementMode: cfg.Compliance.EnforcementMode, Compliant: true, Controls: []ControlResult{}, CheckedAt: now.UTC()}
 	for _, name := range cfg.Compliance.Controls {
 		var ok bool
 		var detail string

@@ -1,4 +1,8 @@
-package dashboardapi
+// Package audit writes the audit log: one JSON object per line, 0600,
+// appended by dashboard-api for every security event (logins, refresh
+// reuse, denied access, rate limiting). It never records passwords or
+// tokens. triage reads the same format back.
+package audit
 
 import (
 	"encoding/json"
@@ -9,8 +13,8 @@ import (
 	"time"
 )
 
-// AuditEvent is one line of the audit log.
-type AuditEvent struct {
+// Event is one line of the audit log.
+type Event struct {
 	Time      time.Time `json:"time"`
 	Event     string    `json:"event"` // login_success, login_failure, token_refresh, refresh_reuse_detected, logout, access_denied, rate_limited, agent_upsert
 	Username  string    `json:"username,omitempty"`
@@ -20,17 +24,17 @@ type AuditEvent struct {
 	Detail    string    `json:"detail,omitempty"`
 }
 
-// Audit appends events to a JSON-lines file (0600). It never records
+// Log appends events to a JSON-lines file (0600). It never records
 // passwords or tokens.
-type Audit struct {
+type Log struct {
 	mu  sync.Mutex
 	f   *os.File
 	err func(error)
 }
 
-// OpenAudit opens (or creates) the audit log; onError receives write
+// Open opens (or creates) the audit log; onError receives write
 // failures, which must not fail the request being audited.
-func OpenAudit(path string, onError func(error)) (*Audit, error) {
+func Open(path string, onError func(error)) (*Log, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("open audit log: %w", err)
 	}
@@ -41,11 +45,11 @@ func OpenAudit(path string, onError func(error)) (*Audit, error) {
 	if onError == nil {
 		onError = func(error) {}
 	}
-	return &Audit{f: f, err: onError}, nil
+	return &Log{f: f, err: onError}, nil
 }
 
 // Record appends one event.
-func (a *Audit) Record(e AuditEvent) {
+func (a *Log) Record(e Event) {
 	b, err := json.Marshal(e)
 	if err != nil {
 		a.err(err)
@@ -60,4 +64,4 @@ func (a *Audit) Record(e AuditEvent) {
 }
 
 // Close closes the file.
-func (a *Audit) Close() error { return a.f.Close() }
+func (a *Log) Close() error { return a.f.Close() }
