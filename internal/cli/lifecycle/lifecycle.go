@@ -11,28 +11,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tars-ops/tarsctl/internal/build"
-	"github.com/tars-ops/tarsctl/internal/cli/serve"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/services"
 	"github.com/tars-ops/tarsctl/internal/supervisor"
 )
 
-// Runnable lists the daemons tarsctl can run here, in dependency order.
-func Runnable() []string {
-	var out []string
-	for _, name := range services.Names() {
-		if _, ok := serve.Daemons[name]; ok {
-			out = append(out, name)
-		}
-	}
-	return out
-}
-
-// selectServices resolves SERVICE... or --all; an empty selection with
-// allowEmpty means every service.
+// selectServices resolves SERVICE... (names or aliases from the service
+// catalog) or --all; an empty selection with allowEmpty means every
+// service. The result holds catalog names, in dependency order.
 func selectServices(args []string, all, allowEmpty bool) ([]string, error) {
-	known := Runnable()
+	known := services.Names()
 	switch {
 	case all && len(args) > 0:
 		return nil, cmdutil.FlagErrorf("give services or --all, not both")
@@ -43,11 +32,12 @@ func selectServices(args []string, all, allowEmpty bool) ([]string, error) {
 	}
 	var out []string
 	for _, a := range args {
-		if !slices.Contains(known, a) {
-			return nil, cmdutil.FlagErrorf("unknown service %q: expected %s", a, strings.Join(known, ", "))
+		e, err := services.Resolve(a)
+		if err != nil {
+			return nil, cmdutil.FlagErrorf("%v", err)
 		}
-		if !slices.Contains(out, a) {
-			out = append(out, a)
+		if !slices.Contains(out, e.Name) {
+			out = append(out, e.Name)
 		}
 	}
 	// Dependency order, whatever order they were named in.
@@ -57,7 +47,7 @@ func selectServices(args []string, all, allowEmpty bool) ([]string, error) {
 
 func completeServices(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 	var out []string
-	for _, s := range Runnable() {
+	for _, s := range services.Names() {
 		if !slices.Contains(args, s) {
 			out = append(out, s)
 		}
@@ -84,18 +74,10 @@ func NewSupervisor(f *cmdutil.Factory, cfg *config.Config) (*supervisor.Supervis
 	for _, kv := range g.Set {
 		passOn = append(passOn, "--set", kv)
 	}
-	spec := func(name string) services.Spec { s, _ := services.Lookup(name); return s }
-	return supervisor.New(supervisor.Options{
-		RunDir:  cfg.Paths.RunDirPath(),
-		LogDir:  cfg.Paths.LogDirPath(),
-		LogFile: func(s string) string { return spec(s).LogFile(cfg.Paths.LogDirPath()) },
-		Command: func(service, logFile string) []string {
-			return append([]string{exe, "serve", service, "--log-file", logFile}, passOn...)
-		},
-		ReadyURL:  func(s string) string { return spec(s).URL(cfg) + "/ready" },
-		HealthURL: func(s string) string { return spec(s).URL(cfg) + "/health" },
-		Port:      func(s string) int { return spec(s).Port(cfg) },
-		Version:   build.Info().Version,
-		Now:       f.Now,
-	}), nil
+	opts := supervisor.CatalogOptions(cfg)
+	opts.Command = func(service, logFile string) []string {
+		return append([]string{exe, "serve", service, "--log-file", logFile}, passOn...)
+	}
+	opts.Version, opts.Now = build.Info().Version, f.Now
+	return supervisor.New(opts), nil
 }

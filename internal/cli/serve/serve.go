@@ -5,13 +5,12 @@ package serve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -32,7 +31,12 @@ import (
 // Daemon runs one service until ctx is cancelled.
 type Daemon func(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv func(string) string) error
 
-// Daemons are the services `tarsctl serve` can run, by name.
+// Daemons are the implementations of the daemons of the service catalog
+// (internal/services), by catalog name: the catalog describes a daemon,
+// this map is how to run it. The catalog cannot hold the run functions
+// itself, since every daemon's package imports it; a test checks that
+// every entry has an implementation here and every implementation an
+// entry.
 var Daemons = map[string]Daemon{
 	dashboardapi.Service: func(ctx context.Context, cfg *config.Config, log *slog.Logger, getenv func(string) string) error {
 		return dashboardapi.Run(ctx, dashboardapi.RunOptions{Config: cfg, Version: build.Info().Version, Getenv: getenv, Logger: log})
@@ -57,16 +61,6 @@ type reconfigKey struct{}
 func reconfig(ctx context.Context) func() (*config.Config, error) {
 	f, _ := ctx.Value(reconfigKey{}).(func() (*config.Config, error))
 	return f
-}
-
-// Names returns the services that can be served, sorted.
-func Names() []string {
-	names := make([]string, 0, len(Daemons))
-	for n := range Daemons {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
 
 // Options are the inputs of `tarsctl serve`.
@@ -95,7 +89,8 @@ func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 			profile's format (log_format, log_level). This is what tarsctl start
 			launches in the background and what a container runs.
 
-			Services: %s.
+			Services (in dependency order):
+			%s
 
 			Every daemon serves GET /health (the runbook's JSON; 503 when
 			unhealthy), GET /ready (200 only while serving) and GET /metrics
@@ -107,26 +102,38 @@ func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 			local profile). On its first start with an empty user store it creates
 			the user admin and writes its password to the secrets directory; on the
 			local profile it also generates a JWT secret there.
-		`, strings.Join(Names(), ", ")),
+		`, serviceList()),
 		Example: heredoc.Doc(`
 			$ tarsctl serve dashboard-api
 			$ tarsctl serve dashboard-api --profile docker --port 8001
 			$ TARS_JWT_SECRET=$(cat /run/secrets/jwt) tarsctl serve dashboard-api --profile production
 		`),
-		ValidArgs: Names(),
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return services.Names(), cobra.ShellCompDirectiveNoFileComp
+		},
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return cmdutil.FlagErrorf("%q needs one service: %s", cmd.CommandPath(), strings.Join(Names(), ", "))
+				return cmdutil.FlagErrorf("%q needs one service: %s", cmd.CommandPath(), strings.Join(services.Names(), ", "))
 			}
-			if !slices.Contains(Names(), args[0]) {
-				return cmdutil.FlagErrorf("unknown service %q: expected one of %s", args[0], strings.Join(Names(), ", "))
+			if _, err := services.Resolve(args[0]); err != nil {
+				return cmdutil.FlagErrorf("%v", err)
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Service = args[0]
+			entry, _ := services.Resolve(args[0])
+			opts.Service = entry.Name
+			flagKeys := map[string]string{"api.host": "host"}
+			if key := entry.PortConfigKey(); key != "" {
+				flagKeys[key] = "port"
+			} else if cmd.Flags().Changed("port") {
+				return cmdutil.FlagErrorf("%s has no port setting in the configuration for --port to override", entry.Name)
+			}
 			opts.Config = func() (*config.Config, error) {
-				return f.ConfigWithFlags(cmd.Flags(), map[string]string{"api.host": "host", portKey(args[0]): "port"})
+				return f.ConfigWithFlags(cmd.Flags(), flagKeys)
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -170,7 +177,11 @@ func Run(ctx context.Context, opts *Options) error {
 		log.Warn("Profiling enabled on http://" + opts.PprofAddr + "/debug/pprof/ (do not expose it)")
 	}
 	ctx = context.WithValue(ctx, reconfigKey{}, opts.Config)
-	err = Daemons[opts.Service](ctx, cfg, log, opts.Getenv)
+	run, ok := Daemons[opts.Service]
+	if !ok {
+		return fmt.Errorf("serve %s: the catalog lists it but tarsctl has no implementation of it", opts.Service)
+	}
+	err = run(ctx, cfg, log, opts.Getenv)
 	switch {
 	case err == nil:
 		return nil
@@ -199,14 +210,19 @@ func startPprof(addr string) (func(), error) {
 	return func() { _ = srv.Close() }, nil
 }
 
-// portKey is the configuration key --port overrides for service.
-func portKey(service string) string {
-	switch service {
-	case services.OrchestrationAgent:
-		return "services.orchestration_agent.port"
-	case services.HyperSync:
-		return "services.hypersync.port"
-	default:
-		return "api.port"
+// serviceList is the services for the help: one line each, with what it
+// does, its port and its aliases.
+func serviceList() string {
+	var b strings.Builder
+	for _, e := range services.All() {
+		fmt.Fprintf(&b, "  %-20s %s (port %d", e.Name, e.Summary, e.APIPort)
+		if e.PeerPort != 0 {
+			fmt.Fprintf(&b, ", peers %d", e.PeerPort)
+		}
+		if len(e.Aliases) > 0 {
+			fmt.Fprintf(&b, "; also %s", strings.Join(e.Aliases, ", "))
+		}
+		b.WriteString(")\n")
 	}
+	return strings.TrimSuffix(b.String(), "\n")
 }

@@ -89,7 +89,7 @@ func ProfileValues(profile string) (map[string]any, error) {
 		"ingress":             ingressValues(cfg, shape),
 		"secrets":             map[string]any{"redis": map[string]any{"enabled": shape.redisSecret}},
 	}
-	for _, s := range services.Catalog {
+	for _, s := range services.All() {
 		vals[ValuesKey(s.Name)] = map[string]any{"port": s.Port(cfg)}
 	}
 	if shape.image != "" {

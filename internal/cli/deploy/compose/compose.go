@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
@@ -25,9 +26,9 @@ func NewCmdCompose(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "compose <command>",
 		Short: "Run T.A.R.S. with Docker Compose",
-		Long: heredoc.Doc(`
+		Long: heredoc.Docf(`
 			Render the runbook's Docker Compose stack — redis, postgres and one
-			container per daemon (dashboard-api, multi-agent, hypersync), each running
+			container per daemon of the service catalog (%s), each running
 			the tarsctl image with "serve SERVICE" — and run docker compose on it.
 
 			up, down, ps and logs run "docker compose -f FILE ..." with this terminal,
@@ -35,7 +36,7 @@ func NewCmdCompose(f *cmdutil.Factory) *cobra.Command {
 			v2 plugin; without them they exit 3 and say what is missing.
 
 			The stack, its secrets and volumes: docs/deploy-compose.md.
-		`),
+		`, strings.Join(compose.StackServices()[2:], ", ")),
 		Example: heredoc.Doc(`
 			$ tarsctl secrets generate --dir secrets
 			$ tarsctl deploy compose render --profile docker
