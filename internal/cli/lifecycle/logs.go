@@ -43,10 +43,11 @@ func NewCmdLogs(f *cmdutil.Factory, runF func(context.Context, *LogsOptions) err
 		Use:   "logs SERVICE",
 		Short: "Print (and follow) a daemon's log",
 		Long: heredoc.Docf(`
-			Print the log of a daemon started with tarsctl start: LOG_DIR/SERVICE.log%s.
-			--since also reads the rotated files (SERVICE.log.1, ...) and
-			keeps lines newer than the duration; --grep keeps lines matching a
-			regular expression; -f keeps printing new lines as they come, across
+			Print the log of a daemon started with tarsctl start: LOG_DIR/SERVICE.log,
+			or the runbook's name for it where that differs%s.
+			--since also reads the rotated files (SERVICE.log.1, ...) and keeps
+			lines newer than the duration; --grep keeps lines matching a regular
+			expression; -f keeps printing new lines as they come, across
 			rotations, until interrupted.
 		`, logNameExceptions()),
 		Example: heredoc.Doc(`
@@ -269,5 +270,5 @@ func logNameExceptions() string {
 	if len(out) == 0 {
 		return ""
 	}
-	return " (the runbook's names where they differ: " + strings.Join(out, ", ") + ")"
+	return " (" + strings.Join(out, ", ") + ")"
 }

@@ -28,8 +28,10 @@ func NewCmdCompose(f *cmdutil.Factory) *cobra.Command {
 		Short: "Run T.A.R.S. with Docker Compose",
 		Long: heredoc.Docf(`
 			Render the runbook's Docker Compose stack — redis, postgres and one
-			container per daemon of the service catalog (%s), each running
-			the tarsctl image with "serve SERVICE" — and run docker compose on it.
+			container per daemon of the service catalog, each running the tarsctl
+			image with "serve SERVICE" — and run docker compose on it. The daemons'
+			containers:
+			  %s
 
 			up, down, ps and logs run "docker compose -f FILE ..." with this terminal,
 			and exit with docker's status. They need a Docker engine and the Compose

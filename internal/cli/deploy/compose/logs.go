@@ -23,7 +23,9 @@ func NewCmdLogs(f *cmdutil.Factory, runF func(context.Context, *RunOptions) erro
 		Long: heredoc.Docf(`
 			Run "docker compose -f FILE logs": the containers' output (the daemons
 			log to stderr in the profile's log_format), all of them or the SERVICEs
-			named (the Compose names: %s). -f follows until Ctrl-C.
+			named, by their Compose names:
+			  %s
+			-f follows until Ctrl-C.
 
 			Note -f here is --follow, as in docker compose logs -f; the file is
 			--file.
