@@ -178,6 +178,16 @@ func Names() []string {
 	return out
 }
 
+// Canonical returns the name of the daemon called name (by its name or an
+// alias), or name itself when no daemon is: for commands that also take
+// names outside the catalog (a Kubernetes Deployment).
+func Canonical(name string) string {
+	if e, ok := Lookup(name); ok {
+		return e.Name
+	}
+	return name
+}
+
 // UnknownError is the error of [Resolve] for a name that is no daemon's.
 type UnknownError struct {
 	Name  string

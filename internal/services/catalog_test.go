@@ -205,3 +205,12 @@ func TestEntryEndpoints(t *testing.T) {
 		t.Errorf("with TLS: %s", got)
 	}
 }
+
+func TestCanonical(t *testing.T) {
+	TestOnlyRegister(t, Entry{Name: "synthetic-front", Aliases: []string{"front"}, APIPort: 18931, Kind: Deployment})
+	for in, want := range map[string]string{"front": "synthetic-front", "synthetic-front": "synthetic-front", HyperSync: HyperSync, "redis-master": "redis-master"} {
+		if got := Canonical(in); got != want {
+			t.Errorf("Canonical(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

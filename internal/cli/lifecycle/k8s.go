@@ -7,6 +7,7 @@ import (
 
 	k8scmd "github.com/tars-ops/tarsctl/internal/cli/deploy/k8s"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
+	"github.com/tars-ops/tarsctl/internal/services"
 )
 
 // restartK8s is `tarsctl restart --target k8s`: a watched rolling restart
@@ -22,8 +23,12 @@ func restartK8s(cmd *cobra.Command, f *cmdutil.Factory, t *k8scmd.TargetFlags, a
 	if cmd.Flags().Changed("ready-timeout") {
 		return cmdutil.FlagErrorf("--ready-timeout is for the local target; with --target k8s --timeout bounds the rollout")
 	}
+	svcs := make([]string, len(args))
+	for i, a := range args {
+		svcs[i] = services.Canonical(a)
+	}
 	return k8scmd.RestartRun(cmd.Context(), &k8scmd.RestartOptions{
-		IO: f.IOStreams, Target: t.Conn, Release: t.Release, Services: args, Timeout: timeout,
+		IO: f.IOStreams, Target: t.Conn, Release: t.Release, Services: svcs, Timeout: timeout,
 		Output: f.Globals.Output, Quiet: f.Globals.Quiet,
 	})
 }
