@@ -53,13 +53,13 @@ fuzz: ## run every Fuzz target for FUZZTIME
 	  done; \
 	done
 
-docs: ## docs/cli, docs/man and completions/ from the command tree
+docs: ## docs/cli, docs/man and completions/ from the command tree; the Helm chart's daemon lists from the service catalog
 	$(GO) run ./cmd/gen-docs
 
 completions: docs
 
 check-generated: docs
-	git diff --exit-code -- docs completions
+	git diff --exit-code -- docs completions internal/deploy/chart/tars
 
 release-check: ## goreleaser check
 	goreleaser check

@@ -1,6 +1,6 @@
 // Command gen-docs writes tarsctl's command reference (docs/cli), man pages
 // (docs/man) and shell completions (completions/) from the real command
-// tree. `make docs completions` runs it; a test fails when the committed
+// tree, and the Helm chart's daemon lists from the service catalog. `make docs completions` runs it; a test fails when the committed
 // files are stale.
 package main
 

@@ -6,7 +6,6 @@ import (
 
 	"github.com/tars-ops/tarsctl/internal/build"
 	"github.com/tars-ops/tarsctl/internal/config"
-	"github.com/tars-ops/tarsctl/internal/services"
 	"github.com/tars-ops/tarsctl/internal/supervisor"
 )
 
@@ -29,18 +28,10 @@ func NewSupervisor(f *Factory, cfg *config.Config) (*supervisor.Supervisor, erro
 	for _, kv := range g.Set {
 		passOn = append(passOn, "--set", kv)
 	}
-	spec := func(name string) services.Spec { s, _ := services.Lookup(name); return s }
-	return supervisor.New(supervisor.Options{
-		RunDir:  cfg.Paths.RunDirPath(),
-		LogDir:  cfg.Paths.LogDirPath(),
-		LogFile: func(s string) string { return spec(s).LogFile(cfg.Paths.LogDirPath()) },
-		Command: func(service, logFile string) []string {
-			return append([]string{exe, "serve", service, "--log-file", logFile}, passOn...)
-		},
-		ReadyURL:  func(s string) string { return spec(s).URL(cfg) + "/ready" },
-		HealthURL: func(s string) string { return spec(s).URL(cfg) + "/health" },
-		Port:      func(s string) int { return spec(s).Port(cfg) },
-		Version:   build.Info().Version,
-		Now:       f.Now,
-	}), nil
+	opts := supervisor.CatalogOptions(cfg)
+	opts.Command = func(service, logFile string) []string {
+		return append([]string{exe, "serve", service, "--log-file", logFile}, passOn...)
+	}
+	opts.Version, opts.Now = build.Info().Version, f.Now
+	return supervisor.New(opts), nil
 }

@@ -32,6 +32,14 @@ type Config struct {
 // (on api.host) and how the daemons reach each other. An empty URL is
 // derived from api.host and the port: http://HOST:PORT, with 127.0.0.1
 // for a wildcard host.
+//
+// Each field is one daemon's section, services.KEY, named by its
+// `mapstructure` tag: the service catalog (internal/services) finds a
+// daemon's section through [ServicesConfig.Section] by the key its entry
+// names, so adding a daemon adds a field here and its defaults, and no
+// accessor. A section is a struct with `port` and `url` fields
+// ([PeerConfig]), and an int `peer_port` field for a daemon that also
+// listens for its peers (a consensus transport).
 type ServicesConfig struct {
 	DashboardAPI       PeerConfig `mapstructure:"dashboard_api"`
 	OrchestrationAgent PeerConfig `mapstructure:"orchestration_agent"`

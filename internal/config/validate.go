@@ -48,8 +48,13 @@ func (c *Config) validate(origin map[string]string) []Problem {
 		}
 	}
 	port("api.port", c.API.Port)
-	port("services.orchestration_agent.port", c.Services.OrchestrationAgent.Port)
-	port("services.hypersync.port", c.Services.HyperSync.Port)
+	for _, key := range ServiceSectionKeys() {
+		sec, _ := c.Services.Section(key)
+		port("services."+key+".port", sec.Port)
+		if sec.HasPeerPort {
+			port("services."+key+".peer_port", sec.PeerPort)
+		}
+	}
 	if c.API.Host == "" {
 		add("api.host", "expected a host or address to listen on, got an empty string")
 	}

@@ -1,6 +1,6 @@
 // Package daemons is the table of the service daemons this tarsctl can
-// run: each service's name and the function that runs it. `tarsctl serve`
-// runs one; start, stop, status and triage list them. It is the only
+// run: each catalog name (internal/services) and the function that runs it.
+// `tarsctl serve` runs one; what lists the daemons reads the catalog. It is the only
 // package that imports every service package (a service never imports
 // another), and it knows nothing of commands.
 package daemons
@@ -8,7 +8,9 @@ package daemons
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"slices"
+	"sync"
 
 	"github.com/tars-ops/tarsctl/internal/build"
 	"github.com/tars-ops/tarsctl/internal/config"
@@ -31,6 +33,9 @@ type Options struct {
 // Run runs one daemon until ctx is cancelled.
 type Run func(ctx context.Context, opts Options) error
 
+// mu guards runs, which only TestOnlyRegister changes.
+var mu sync.RWMutex
+
 var runs = map[string]Run{
 	dashboardapi.Service: func(ctx context.Context, o Options) error {
 		return dashboardapi.Run(ctx, dashboardapi.RunOptions{Config: o.Config, Version: build.Info().Version, Getenv: o.Getenv, Logger: o.Logger})
@@ -44,14 +49,41 @@ var runs = map[string]Run{
 	},
 }
 
-// Lookup returns the run function of the daemon name.
+// Lookup returns the run function of the daemon name (a catalog name,
+// not an alias).
 func Lookup(name string) (Run, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
 	r, ok := runs[name]
 	return r, ok
 }
 
-// Names lists the daemons tarsctl can run, in dependency order (the order
-// of the service catalog).
-func Names() []string {
-	return slices.DeleteFunc(services.Names(), func(name string) bool { _, ok := runs[name]; return !ok })
+// Implemented lists the names this table can run, sorted. Every entry of
+// the service catalog must be among them, and nothing else: a test of
+// this package checks both ways.
+func Implemented() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	return slices.Sorted(maps.Keys(runs))
+}
+
+// TestOnlyRegister makes name runnable until t ends, for a test that adds
+// a synthetic entry to the service catalog ([services.TestOnlyRegister])
+// and starts it as a real daemon. It fails t when name is already in the
+// table.
+func TestOnlyRegister(t services.TB, name string, run Run) {
+	t.Helper()
+	mu.Lock()
+	if _, ok := runs[name]; ok {
+		mu.Unlock()
+		t.Fatalf("register daemon %s: already in the table", name)
+		return
+	}
+	runs[name] = run
+	mu.Unlock()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		delete(runs, name)
+	})
 }

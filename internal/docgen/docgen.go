@@ -1,7 +1,8 @@
 // Package docgen renders tarsctl's command reference (Markdown and man
-// pages) and shell completion scripts from the real command tree. It
-// renders into memory so that a test can compare the result with the
-// committed files and fail when they are stale.
+// pages) and shell completion scripts from the real command tree, and the
+// Helm chart's generated files from the service catalog. It renders into
+// memory so that a test can compare the result with the committed files
+// and fail when they are stale.
 package docgen
 
 import (
@@ -18,6 +19,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/cli/factory"
 	"github.com/tars-ops/tarsctl/internal/cli/root"
 	"github.com/tars-ops/tarsctl/internal/config"
+	"github.com/tars-ops/tarsctl/internal/deploy/chart"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 )
 
@@ -77,6 +79,15 @@ func Generate() (map[string][]byte, error) {
 			return nil, fmt.Errorf("render %s completion: %w", shell, err)
 		}
 		out[file] = b.Bytes()
+	}
+
+	// The Helm chart's lists of daemons, from the service catalog.
+	chartFiles, err := chart.Generated()
+	if err != nil {
+		return nil, err
+	}
+	for rel, data := range chartFiles {
+		out[rel] = data
 	}
 	return out, nil
 }

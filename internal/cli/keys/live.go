@@ -42,12 +42,7 @@ type liveKeyring struct {
 // pid returns the orchestrator's pid from its supervisor pidfile, or 0
 // when it does not run.
 func (l *liveKeyring) pid(ctx context.Context) (int, error) {
-	sup := supervisor.New(supervisor.Options{
-		RunDir:    l.cfg.Paths.RunDirPath(),
-		LogDir:    l.cfg.Paths.LogDirPath(),
-		HealthURL: func(s string) string { sp, _ := services.Lookup(s); return sp.URL(l.cfg) + "/health" },
-		Port:      func(s string) int { sp, _ := services.Lookup(s); return sp.Port(l.cfg) },
-	})
+	sup := supervisor.New(supervisor.CatalogOptions(l.cfg))
 	st, err := sup.Status(ctx, orchestrator.Service)
 	if err != nil {
 		return 0, err

@@ -61,9 +61,9 @@ func NewCmdHealth(f *cmdutil.Factory, runF func(context.Context, *HealthOptions)
 			if strings.Contains(target, "://") {
 				opts.URL = strings.TrimSuffix(target, "/")
 			} else {
-				spec, ok := services.Lookup(target)
-				if !ok {
-					return cmdutil.FlagErrorf("unknown service %q: expected %s, or a URL", target, strings.Join(services.Names(), ", "))
+				spec, err := services.Resolve(target)
+				if err != nil {
+					return cmdutil.FlagErrorf("%v, or a URL", err)
 				}
 				cfg, err := f.Config()
 				if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/deploy/k8sapi"
 	"github.com/tars-ops/tarsctl/internal/deploy/k8srunner"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
+	"github.com/tars-ops/tarsctl/internal/services"
 	"github.com/tars-ops/tarsctl/internal/ui"
 )
 
@@ -27,8 +28,12 @@ func restartK8s(cmd *cobra.Command, f *cmdutil.Factory, t *cmdutil.TargetFlags, 
 	if cmd.Flags().Changed("ready-timeout") {
 		return cmdutil.FlagErrorf("--ready-timeout is for the local target; with --target k8s --timeout bounds the rollout")
 	}
+	svcs := make([]string, len(args))
+	for i, a := range args {
+		svcs[i] = services.Canonical(a)
+	}
 	return restartK8sRun(cmd.Context(), &RestartK8sOptions{
-		IO: f.IOStreams, Runner: cmdutil.K8sRunner, Target: t.Conn, Release: t.Release, Services: args, Timeout: timeout,
+		IO: f.IOStreams, Runner: cmdutil.K8sRunner, Target: t.Conn, Release: t.Release, Services: svcs, Timeout: timeout,
 		Output: f.Globals.Output, Quiet: f.Globals.Quiet,
 	})
 }

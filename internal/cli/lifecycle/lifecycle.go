@@ -9,13 +9,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
-	"github.com/tars-ops/tarsctl/internal/daemons"
+	"github.com/tars-ops/tarsctl/internal/services"
 )
 
-// selectServices resolves SERVICE... or --all; an empty selection with
-// allowEmpty means every service.
+// selectServices resolves SERVICE... (names or aliases from the service
+// catalog) or --all; an empty selection with allowEmpty means every
+// service. The result holds catalog names, in dependency order.
 func selectServices(args []string, all, allowEmpty bool) ([]string, error) {
-	known := daemons.Names()
+	known := services.Names()
 	switch {
 	case all && len(args) > 0:
 		return nil, cmdutil.FlagErrorf("give services or --all, not both")
@@ -26,11 +27,12 @@ func selectServices(args []string, all, allowEmpty bool) ([]string, error) {
 	}
 	var out []string
 	for _, a := range args {
-		if !slices.Contains(known, a) {
-			return nil, cmdutil.FlagErrorf("unknown service %q: expected %s", a, strings.Join(known, ", "))
+		e, err := services.Resolve(a)
+		if err != nil {
+			return nil, cmdutil.FlagErrorf("%v", err)
 		}
-		if !slices.Contains(out, a) {
-			out = append(out, a)
+		if !slices.Contains(out, e.Name) {
+			out = append(out, e.Name)
 		}
 	}
 	// Dependency order, whatever order they were named in.
@@ -40,7 +42,7 @@ func selectServices(args []string, all, allowEmpty bool) ([]string, error) {
 
 func completeServices(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 	var out []string
-	for _, s := range daemons.Names() {
+	for _, s := range services.Names() {
 		if !slices.Contains(args, s) {
 			out = append(out, s)
 		}

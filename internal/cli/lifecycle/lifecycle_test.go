@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tars-ops/tarsctl/internal/daemons"
+	"github.com/tars-ops/tarsctl/internal/services"
 	"github.com/tars-ops/tarsctl/internal/testenv"
 )
 
@@ -27,11 +27,10 @@ func newStack(t *testing.T) *stack {
 	t.Helper()
 	bin := testenv.Tarsctl(t)
 	s := &stack{t: t, bin: bin, home: t.TempDir()}
-	s.args = []string{"--profile", "local",
-		"--set", "paths.home=" + s.home,
-		"--set", fmt.Sprintf("api.port=%d", testenv.FreePort(t)),
-		"--set", fmt.Sprintf("services.orchestration_agent.port=%d", testenv.FreePort(t)),
-		"--set", fmt.Sprintf("services.hypersync.port=%d", testenv.FreePort(t)),
+	s.args = []string{"--profile", "local", "--set", "paths.home=" + s.home}
+	// A free port for every daemon of the catalog.
+	for _, e := range services.All() {
+		s.args = append(s.args, "--set", fmt.Sprintf("%s=%d", e.PortConfigKey(), testenv.FreePort(t)))
 	}
 	t.Cleanup(func() { s.run("stop", "--all", "--timeout", "5s") })
 	return s
@@ -82,7 +81,7 @@ func TestLifecycle(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("start --all: exit %d\n%s", code, errOut)
 	}
-	for _, svc := range daemons.Names() {
+	for _, svc := range services.Names() {
 		if !strings.Contains(errOut, "✓ Started "+svc) {
 			t.Errorf("start --all did not report %s:\n%s", svc, errOut)
 		}
@@ -91,7 +90,7 @@ func TestLifecycle(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status after start --all: exit %d: %+v", code, st)
 	}
-	for _, svc := range daemons.Names() {
+	for _, svc := range services.Names() {
 		if st[svc].State != "running" || st[svc].Health != "healthy" {
 			t.Errorf("%s: %+v", svc, st[svc])
 		}

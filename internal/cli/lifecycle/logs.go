@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -41,13 +42,14 @@ func NewCmdLogs(f *cmdutil.Factory, runF func(context.Context, *LogsOptions) err
 	cmd := &cobra.Command{
 		Use:   "logs SERVICE",
 		Short: "Print (and follow) a daemon's log",
-		Long: heredoc.Doc(`
-			Print the log of a daemon started with tarsctl start: LOG_DIR/SERVICE.log
-			(the orchestrator's is multi-agent.log, the runbook's name). --since also reads the rotated files (SERVICE.log.1, ...) and
-			keeps lines newer than the duration; --grep keeps lines matching a
-			regular expression; -f keeps printing new lines as they come, across
+		Long: heredoc.Docf(`
+			Print the log of a daemon started with tarsctl start: LOG_DIR/SERVICE.log,
+			or the runbook's name for it where that differs%s.
+			--since also reads the rotated files (SERVICE.log.1, ...) and keeps
+			lines newer than the duration; --grep keeps lines matching a regular
+			expression; -f keeps printing new lines as they come, across
 			rotations, until interrupted.
-		`),
+		`, logNameExceptions()),
 		Example: heredoc.Doc(`
 			$ tarsctl logs dashboard-api --since 1h --grep '401 Unauthorized'
 			$ tarsctl logs orchestration-agent -f --grep 'Training (completed|failed)'
@@ -254,4 +256,19 @@ func lineTime(line string) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
+}
+
+// logNameExceptions names the log files that are not SERVICE.log (the
+// runbook's names), as " (orchestration-agent: multi-agent.log)".
+func logNameExceptions() string {
+	var out []string
+	for _, e := range services.All() {
+		if e.LogName != "" {
+			out = append(out, e.Name+": "+filepath.Base(e.LogFile("")))
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(out, ", ") + ")"
 }

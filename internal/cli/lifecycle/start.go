@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/MakeNowJust/heredoc/v2"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
+	"github.com/tars-ops/tarsctl/internal/services"
 	"github.com/tars-ops/tarsctl/internal/supervisor"
 	"github.com/tars-ops/tarsctl/internal/ui"
 )
@@ -46,7 +48,7 @@ func NewCmdStart(f *cmdutil.Factory, runF func(context.Context, *StartOptions) e
 			  0  every service is running
 			  1  a service failed to start
 			  6  a service was not ready within --timeout
-		`, "dashboard-api → orchestration-agent → hypersync"),
+		`, strings.Join(services.Names(), " → ")),
 		Example: heredoc.Doc(`
 			$ tarsctl start --all
 			$ tarsctl start dashboard-api --profile docker

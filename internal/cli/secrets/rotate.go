@@ -149,11 +149,20 @@ func NewCmdRotateJWT(f *cmdutil.Factory, runF func(context.Context, *RotateJWTOp
 // jwtAction names the JWT rotation in confirmation errors.
 const jwtAction = "rotating the JWT secret (it changes what every daemon accepts)"
 
-// jwtDaemons are the daemons that sign or verify with the JWT secret, in
-// the order they restart: the verifiers of service tokens first, so that
-// during a graceful rotation each one that comes back accepts both secrets
-// before the dashboard API starts signing with the new one.
-var jwtDaemons = []string{services.OrchestrationAgent, services.HyperSync, dashboardAPI}
+// jwtDaemons are the daemons that sign or verify with the JWT secret
+// (every daemon of the service catalog checks tokens), in the order they
+// restart: the verifiers of service tokens first, so that during a
+// graceful rotation each one that comes back accepts both secrets before
+// the dashboard API starts signing with the new one.
+func jwtDaemons() []string {
+	var out []string
+	for _, name := range services.Names() {
+		if name != dashboardAPI {
+			out = append(out, name)
+		}
+	}
+	return append(out, dashboardAPI)
+}
 
 // rotateJWTResult is the -o json document.
 type rotateJWTResult struct {
@@ -188,7 +197,7 @@ func rotateJWTRun(ctx context.Context, opts *RotateJWTOptions) error {
 	}
 	var running []string
 	pids := map[string]int{}
-	for _, name := range jwtDaemons {
+	for _, name := range jwtDaemons() {
 		status, err := d.Status(ctx, name)
 		if err != nil {
 			return err

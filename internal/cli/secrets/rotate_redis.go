@@ -22,8 +22,17 @@ import (
 	"github.com/tars-ops/tarsctl/internal/ui"
 )
 
-// redisDaemons are the daemons that connect to Redis.
-var redisDaemons = []string{services.DashboardAPI, services.OrchestrationAgent}
+// redisDaemons are the daemons that connect to Redis: those whose catalog
+// entry says they use it.
+func redisDaemons() []string {
+	var out []string
+	for _, e := range services.All() {
+		if e.Uses(services.ServerRedis) {
+			out = append(out, e.Name)
+		}
+	}
+	return out
+}
 
 // RotateRedisOptions are the inputs of `tarsctl secrets rotate redis-password`.
 type RotateRedisOptions struct {
@@ -269,7 +278,7 @@ func runningRedisDaemons(ctx context.Context, cfg *config.Config, d Daemons) (st
 		return "no daemon uses Redis (redis.enabled is false)", nil
 	}
 	var running []string
-	for _, name := range redisDaemons {
+	for _, name := range redisDaemons() {
 		s, err := d.Status(ctx, name)
 		if err != nil {
 			return "", err

@@ -5,11 +5,11 @@ package serve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"slices"
 	"strings"
 	"time"
 
@@ -26,13 +26,6 @@ import (
 	"github.com/tars-ops/tarsctl/internal/services"
 	"github.com/tars-ops/tarsctl/internal/services/orchestrator"
 )
-
-// Names returns the services that can be served, sorted.
-func Names() []string {
-	names := daemons.Names()
-	slices.Sort(names)
-	return names
-}
 
 // Options are the inputs of `tarsctl serve`.
 type Options struct {
@@ -60,7 +53,8 @@ func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 			profile's format (log_format, log_level). This is what tarsctl start
 			launches in the background and what a container runs.
 
-			Services: %s.
+			Services (in dependency order):
+			%s
 
 			Every daemon serves GET /health (the runbook's JSON; 503 when
 			unhealthy), GET /ready (200 only while serving) and GET /metrics
@@ -72,26 +66,38 @@ func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 			local profile). On its first start with an empty user store it creates
 			the user admin and writes its password to the secrets directory; on the
 			local profile it also generates a JWT secret there.
-		`, strings.Join(Names(), ", ")),
+		`, serviceList()),
 		Example: heredoc.Doc(`
 			$ tarsctl serve dashboard-api
 			$ tarsctl serve dashboard-api --profile docker --port 8001
 			$ TARS_JWT_SECRET=$(cat /run/secrets/jwt) tarsctl serve dashboard-api --profile production
 		`),
-		ValidArgs: Names(),
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return services.Names(), cobra.ShellCompDirectiveNoFileComp
+		},
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return cmdutil.FlagErrorf("%q needs one service: %s", cmd.CommandPath(), strings.Join(Names(), ", "))
+				return cmdutil.FlagErrorf("%q needs one service: %s", cmd.CommandPath(), strings.Join(services.Names(), ", "))
 			}
-			if !slices.Contains(Names(), args[0]) {
-				return cmdutil.FlagErrorf("unknown service %q: expected one of %s", args[0], strings.Join(Names(), ", "))
+			if _, err := services.Resolve(args[0]); err != nil {
+				return cmdutil.FlagErrorf("%v", err)
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Service = args[0]
+			entry, _ := services.Resolve(args[0])
+			opts.Service = entry.Name
+			flagKeys := map[string]string{"api.host": "host"}
+			if key := entry.PortConfigKey(); key != "" {
+				flagKeys[key] = "port"
+			} else if cmd.Flags().Changed("port") {
+				return cmdutil.FlagErrorf("%s has no port setting in the configuration for --port to override", entry.Name)
+			}
 			opts.Config = func() (*config.Config, error) {
-				return f.ConfigWithFlags(cmd.Flags(), map[string]string{"api.host": "host", portKey(args[0]): "port"})
+				return f.ConfigWithFlags(cmd.Flags(), flagKeys)
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -112,7 +118,10 @@ func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 func Run(ctx context.Context, opts *Options) error {
 	run, ok := daemons.Lookup(opts.Service)
 	if !ok {
-		return cmdutil.FlagErrorf("unknown service %q: expected one of %s", opts.Service, strings.Join(Names(), ", "))
+		if _, listed := services.Lookup(opts.Service); listed {
+			return fmt.Errorf("serve %s: the catalog lists it but tarsctl has no implementation of it", opts.Service)
+		}
+		return cmdutil.FlagErrorf("unknown service %q: expected one of %s", opts.Service, strings.Join(services.Names(), ", "))
 	}
 	cfg, err := opts.Config()
 	if err != nil {
@@ -170,14 +179,19 @@ func startPprof(addr string) (func(), error) {
 	return func() { _ = srv.Close() }, nil
 }
 
-// portKey is the configuration key --port overrides for service.
-func portKey(service string) string {
-	switch service {
-	case services.OrchestrationAgent:
-		return "services.orchestration_agent.port"
-	case services.HyperSync:
-		return "services.hypersync.port"
-	default:
-		return "api.port"
+// serviceList is the services for the help: one line each, with what it
+// does, its port and its aliases.
+func serviceList() string {
+	var b strings.Builder
+	for _, e := range services.All() {
+		fmt.Fprintf(&b, "  %-20s %s (port %d", e.Name, e.Summary, e.APIPort)
+		if e.PeerPort != 0 {
+			fmt.Fprintf(&b, ", peers %d", e.PeerPort)
+		}
+		if len(e.Aliases) > 0 {
+			fmt.Fprintf(&b, "; also %s", strings.Join(e.Aliases, ", "))
+		}
+		b.WriteString(")\n")
 	}
+	return strings.TrimSuffix(b.String(), "\n")
 }

@@ -35,6 +35,12 @@ type daemonProc struct {
 // local profile in a fresh home, and waits for /ready.
 func startDaemon(t *testing.T, extra ...string) *daemonProc {
 	t.Helper()
+	return startService(t, "dashboard-api", extra...)
+}
+
+// startService runs `tarsctl serve SERVICE` as startDaemon does.
+func startService(t *testing.T, service string, extra ...string) *daemonProc {
+	t.Helper()
 	bin := testenv.Tarsctl(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -43,7 +49,7 @@ func startDaemon(t *testing.T, extra ...string) *daemonProc {
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	home := t.TempDir()
-	args := append([]string{"serve", "dashboard-api", "--profile", "local", "--port", strconv.Itoa(port),
+	args := append([]string{"serve", service, "--profile", "local", "--port", strconv.Itoa(port),
 		"--set", "paths.home=" + home}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "HOME="+home)

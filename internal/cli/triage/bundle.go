@@ -18,10 +18,8 @@ import (
 	"github.com/tars-ops/tarsctl/internal/build"
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
-	"github.com/tars-ops/tarsctl/internal/daemons"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/services"
-	"github.com/tars-ops/tarsctl/internal/supervisor"
 	"github.com/tars-ops/tarsctl/internal/triage"
 	"github.com/tars-ops/tarsctl/internal/ui"
 )
@@ -96,17 +94,11 @@ func bundleRun(ctx context.Context, opts *BundleOptions) error {
 	results := make(chan []triage.Result, 1)
 	go func() { results <- triage.Run(ctx, checks, opts.Timeout) }()
 
-	sup := supervisor.New(supervisor.Options{
-		RunDir:    cfg.Paths.RunDirPath(),
-		LogDir:    cfg.Paths.LogDirPath(),
-		HealthURL: func(s string) string { sp, _ := services.Lookup(s); return sp.URL(cfg) + "/health" },
-		Port:      func(s string) int { sp, _ := services.Lookup(s); return sp.Port(cfg) },
-		Now:       opts.Now,
-	})
+	sup := newSupervisor(cfg, opts.Now)
 	status := map[string]any{}
 	metrics := map[string]string{}
 	client := &http.Client{Timeout: opts.Timeout}
-	for _, name := range daemons.Names() {
+	for _, name := range services.Names() {
 		st, err := sup.Status(ctx, name)
 		if err != nil {
 			status[name] = map[string]string{"error": err.Error()}

@@ -17,13 +17,11 @@ import (
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/compliance"
 	"github.com/tars-ops/tarsctl/internal/config"
-	"github.com/tars-ops/tarsctl/internal/daemons"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/secrets"
 	"github.com/tars-ops/tarsctl/internal/serviceapi"
 	"github.com/tars-ops/tarsctl/internal/services"
 	"github.com/tars-ops/tarsctl/internal/store"
-	"github.com/tars-ops/tarsctl/internal/supervisor"
 	"github.com/tars-ops/tarsctl/internal/triage"
 	"github.com/tars-ops/tarsctl/internal/ui"
 )
@@ -214,16 +212,10 @@ func PrintPlaybook(w io.Writer, tty bool, rep triage.PlaybookReport) error {
 // and returns the resolved secrets that output must never show.
 func PlaybookSources(cfg *config.Config, getenv func(string) string, now func() time.Time) (triage.Sources, []string, error) {
 	var secrets []string
-	sup := supervisor.New(supervisor.Options{
-		RunDir:    cfg.Paths.RunDirPath(),
-		LogDir:    cfg.Paths.LogDirPath(),
-		HealthURL: func(s string) string { sp, _ := services.Lookup(s); return sp.URL(cfg) + "/health" },
-		Port:      func(s string) int { sp, _ := services.Lookup(s); return sp.Port(cfg) },
-		Now:       now,
-	})
+	sup := newSupervisor(cfg, now)
 	src := triage.Sources{
 		LogDir:      cfg.Paths.LogDirPath(),
-		Services:    daemons.Names(),
+		Services:    services.Names(),
 		MetricsURLs: map[string]string{},
 		CertFile:    cfg.API.TLS.CertFile,
 		Service: func(ctx context.Context, name string) (triage.ServiceState, error) {
@@ -239,7 +231,7 @@ func PlaybookSources(cfg *config.Config, getenv func(string) string, now func() 
 			src.MetricsURLs[name] = sp.URL(cfg) + "/metrics"
 		}
 	}
-	if sp, ok := services.Lookup("dashboard-api"); ok {
+	if sp, ok := services.Lookup(services.DashboardAPI); ok {
 		src.APIURL = sp.URL(cfg)
 	}
 	if cfg.Audit.Enabled {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
 	"github.com/tars-ops/tarsctl/internal/config"
-	"github.com/tars-ops/tarsctl/internal/daemons"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
 	"github.com/tars-ops/tarsctl/internal/services"
 	"github.com/tars-ops/tarsctl/internal/store"
@@ -166,20 +165,14 @@ func Redact(s string, secrets []string) string {
 func BuildChecks(cfg *config.Config, getenv func(string) string, now func() time.Time, since time.Duration) ([]triage.Check, []string) {
 	var checks []triage.Check
 	var secrets []string
-	sup := supervisor.New(supervisor.Options{
-		RunDir:    cfg.Paths.RunDirPath(),
-		LogDir:    cfg.Paths.LogDirPath(),
-		HealthURL: func(s string) string { sp, _ := services.Lookup(s); return sp.URL(cfg) + "/health" },
-		Port:      func(s string) int { sp, _ := services.Lookup(s); return sp.Port(cfg) },
-		Now:       now,
-	})
-	for _, name := range daemons.Names() {
+	sup := newSupervisor(cfg, now)
+	for _, name := range services.Names() {
 		checks = append(checks, triage.ServiceCheck(name, func(ctx context.Context) (triage.ServiceState, error) {
 			st, err := sup.Status(ctx, name)
 			return triage.ServiceState{State: st.State, PID: st.PID, Health: st.Health}, err
 		}))
 	}
-	if sp, ok := services.Lookup("dashboard-api"); ok {
+	if sp, ok := services.Lookup(services.DashboardAPI); ok {
 		checks = append(checks, triage.HTTPCheck("api-latency", sp.URL(cfg)+"/health", 500*time.Millisecond))
 	}
 	if cfg.Redis.Enabled {
@@ -229,6 +222,13 @@ func BuildChecks(cfg *config.Config, getenv func(string) string, now func() time
 	}
 	secrets = append(secrets, getenv("TARS_JWT_SECRET"))
 	return checks, secrets
+}
+
+// newSupervisor inspects the catalog's daemons under cfg.
+func newSupervisor(cfg *config.Config, now func() time.Time) *supervisor.Supervisor {
+	opts := supervisor.CatalogOptions(cfg)
+	opts.Now = now
+	return supervisor.New(opts)
 }
 
 func order(name string) int {

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +27,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/tars-ops/tarsctl/internal/services"
 	"github.com/tars-ops/tarsctl/internal/signing"
 )
 
@@ -462,6 +465,18 @@ func TestImageConfig(t *testing.T) {
 		}
 		if !cfg.Created.Time.Equal(bundleTime) {
 			t.Errorf("created %v", cfg.Created)
+		}
+		// The daemons of the service catalog and their ports.
+		wantNames, wantPorts := []string{}, map[string]struct{}{}
+		for _, e := range services.All() {
+			wantNames = append(wantNames, e.Name)
+			wantPorts[fmt.Sprintf("%d/tcp", e.APIPort)] = struct{}{}
+		}
+		if got := cfg.Config.Labels[LabelServices]; got != strings.Join(wantNames, ",") {
+			t.Errorf("label %s = %q, want %q", LabelServices, got, strings.Join(wantNames, ","))
+		}
+		if !reflect.DeepEqual(cfg.Config.ExposedPorts, wantPorts) {
+			t.Errorf("exposed ports %v, want %v", cfg.Config.ExposedPorts, wantPorts)
 		}
 		layers, _ := img.Layers()
 		if len(layers) != 1 {

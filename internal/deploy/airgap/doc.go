@@ -17,7 +17,9 @@
 // The image is built with go-containerregistry and no Docker daemon:
 // FROM scratch, one layer with the binary at /usr/local/bin/tarsctl, the
 // daemons' directories owned by uid 65532, and a passwd entry for that
-// user; entrypoint ["tarsctl"]; OCI labels. [WriteArchive] writes the
+// user; entrypoint ["tarsctl"]; OCI labels, and from the service catalog
+// the daemons it serves (label [LabelServices]; each runs as `tarsctl
+// serve NAME`) and their default ports (ExposedPorts). [WriteArchive] writes the
 // multi-platform index as an OCI image layout and, in the same tar, a
 // docker-archive manifest.json, as `docker save` of Docker 25 does, so
 // `docker load` of either image store accepts it.

@@ -19,6 +19,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/tars-ops/tarsctl/internal/services"
 )
 
 // The image's user: the conventional "nonroot" uid and gid of distroless
@@ -33,6 +35,27 @@ const (
 	// volume mounted there starts out writable.
 	imageHome = "/var/lib/tars"
 )
+
+// LabelServices is the image label listing the daemons it serves (`tarsctl
+// serve NAME`), comma-separated, in dependency order.
+const LabelServices = "io.tars.services"
+
+// catalogServices returns the daemons of the service catalog and the ports
+// they listen on by default (API and peer ports), as an image config's
+// ExposedPorts.
+func catalogServices() ([]string, map[string]struct{}) {
+	var names []string
+	ports := map[string]struct{}{}
+	for _, e := range services.All() {
+		names = append(names, e.Name)
+		for _, p := range []int{e.APIPort, e.PeerPort} {
+			if p != 0 {
+				ports[fmt.Sprintf("%d/tcp", p)] = struct{}{}
+			}
+		}
+	}
+	return names, ports
+}
 
 // Platform is an OS and architecture a binary and an image are built for.
 type Platform struct {
@@ -126,6 +149,10 @@ func buildImage(p Platform, binary string, opts ImageOptions) (v1.Image, error) 
 	if opts.Ref != "" {
 		labels["org.opencontainers.image.ref.name"] = opts.Ref
 	}
+	// What the image serves, from the service catalog: the daemons (each
+	// runs as `tarsctl serve NAME`) and their default ports.
+	names, ports := catalogServices()
+	labels[LabelServices] = strings.Join(names, ",")
 	if opts.Revision != "" {
 		labels["org.opencontainers.image.revision"] = opts.Revision
 	}
@@ -146,7 +173,8 @@ func buildImage(p Platform, binary string, opts ImageOptions) (v1.Image, error) 
 				"HOME=" + imageHome,
 				"TARS_PROFILE=docker",
 			},
-			Labels: labels,
+			Labels:       labels,
+			ExposedPorts: ports,
 		},
 		RootFS: v1.RootFS{Type: "layers"},
 	}

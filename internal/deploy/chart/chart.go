@@ -19,9 +19,12 @@ import (
 	"io"
 	"io/fs"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tars-ops/tarsctl/internal/services"
 )
 
 //go:embed all:tars
@@ -39,8 +42,32 @@ type File struct {
 // Name is the chart's name, as in Chart.yaml.
 func Name() string { return root }
 
-// Files returns every file of the chart in lexical order of Name.
+// Files returns every file of the chart in lexical order of Name, with the
+// parts that list the daemons (templates/_services.tpl, their values.yaml
+// blocks and values.schema.json properties) rendered from the service
+// catalog in force.
 func Files() ([]File, error) {
+	files, err := embeddedFiles()
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string][]byte{}
+	for _, f := range files {
+		byName[f.Name] = f.Data
+	}
+	if err := generate(byName, services.All()); err != nil {
+		return nil, fmt.Errorf("read embedded chart: %w", err)
+	}
+	out := make([]File, 0, len(byName))
+	for name, data := range byName {
+		out = append(out, File{Name: name, Data: data})
+	}
+	slices.SortFunc(out, func(a, b File) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// embeddedFiles returns the chart's files as committed.
+func embeddedFiles() ([]File, error) {
 	var files []File
 	err := fs.WalkDir(chartFS, root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {

@@ -58,7 +58,8 @@ var shapes = map[string]profileShape{
 //   - replicaCount, autoscaling, podDisruptionBudget, ingress (host from
 //     the profile's public CORS origin, cert-manager issuer, rate limit
 //     from rate_limiting.requests_per_minute) and resources;
-//   - the port of each daemon, under its values key (dashboardApi.port);
+//   - the port (and peer port) of each daemon of the service catalog,
+//     under its values key (dashboardApi.port);
 //   - for airgap, the local registry's image repository.
 //
 // Every profile sets the same keys, so the result can be layered over
@@ -89,8 +90,12 @@ func ProfileValues(profile string) (map[string]any, error) {
 		"ingress":             ingressValues(cfg, shape),
 		"secrets":             map[string]any{"redis": map[string]any{"enabled": shape.redisSecret}},
 	}
-	for _, s := range services.Catalog {
-		vals[ValuesKey(s.Name)] = map[string]any{"port": s.Port(cfg)}
+	for _, s := range services.All() {
+		v := map[string]any{"port": s.Port(cfg)}
+		if p := s.PeerPortIn(cfg); p != 0 {
+			v["peerPort"] = p
+		}
+		vals[ValuesKey(s.Name)] = v
 	}
 	if shape.image != "" {
 		vals["global"] = map[string]any{"image": map[string]any{"repository": shape.image}}

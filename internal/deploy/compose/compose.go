@@ -5,8 +5,9 @@
 //
 // [Render] turns a configuration into the runbook's stack (runbook "Model 2:
 // Docker Compose"): redis with an append-only file, postgres whose password
-// is a Compose secret file, and one container per daemon tarsctl serves
-// (dashboard-api, multi-agent for the orchestration agent, hypersync). Every
+// is a Compose secret file, and one container per daemon of the service
+// catalog (internal/services), under the entry's Compose name (the
+// runbook's multi-agent for the orchestration agent). Every
 // daemon container runs the same tarsctl image with the command `serve
 // SERVICE`, checks its health with `tarsctl health` against its own /health
 // (the image is built FROM scratch and holds no shell or curl), and waits for
@@ -132,12 +133,23 @@ const (
 	Postgres = "postgres"
 )
 
-// ServiceName returns the Compose service of a daemon.
+// ServiceName returns the Compose service of a daemon: its catalog
+// entry's Compose name.
 func ServiceName(daemon string) string {
-	if s, ok := services.Lookup(daemon); ok && s.LogName != "" {
-		return s.LogName
+	if e, ok := services.Lookup(daemon); ok {
+		return e.ComposeService()
 	}
 	return daemon
+}
+
+// StackServices lists the Compose services a rendered stack can hold: the
+// stores, then each daemon of the catalog under its Compose name.
+func StackServices() []string {
+	out := []string{Redis, Postgres}
+	for _, e := range services.All() {
+		out = append(out, e.ComposeService())
+	}
+	return out
 }
 
 // secret names (Compose) and the file names in /run/secrets (the
@@ -220,16 +232,17 @@ func Build(opts Options) (*File, error) {
 	// What every daemon container shares: the profile, the Compose hosts,
 	// and where the peers are.
 	env := map[string]string{"TARS_PROFILE": opts.Profile}
+	// Only the daemons that use Redis get its settings and password, and
+	// only those that use the database get its.
+	redisEnv := map[string]string{}
 	if cfg.Redis.Enabled {
-		env[config.EnvVarFor("redis.host")] = Redis
-		env[config.EnvVarFor("redis.port")] = "6379"
-		env[config.EnvVarFor("redis.mode")] = config.RedisStandalone
+		redisEnv[config.EnvVarFor("redis.host")] = Redis
+		redisEnv[config.EnvVarFor("redis.port")] = "6379"
+		redisEnv[config.EnvVarFor("redis.mode")] = config.RedisStandalone
 		if redisPassword {
-			env[config.EnvVarFor("redis.password")] = "file:/run/secrets/redis_password"
+			redisEnv[config.EnvVarFor("redis.password")] = "file:/run/secrets/redis_password"
 		}
 	}
-	// Only the dashboard API uses the database, and only it gets the
-	// password.
 	dbEnv := map[string]string{}
 	if usePostgres {
 		dbEnv[config.EnvVarFor("database.host")] = Postgres
@@ -241,17 +254,29 @@ func Build(opts Options) (*File, error) {
 	}
 	env[config.EnvVarFor("api.host")] = "0.0.0.0"
 	env[config.EnvVarFor("paths.home")] = containerHome
-	ports := map[string]int{}
-	for _, spec := range services.Catalog {
-		port := spec.Port(cfg)
+	daemons := services.All()
+	ports := map[string][]int{} // daemon → API port, then its peer port
+	for _, e := range daemons {
+		port := e.Port(cfg)
 		if port <= 0 {
-			return nil, fmt.Errorf("render compose file: %s has no port in the configuration", spec.Name)
+			return nil, fmt.Errorf("render compose file: %s has no port in the configuration", e.Name)
 		}
-		ports[spec.Name] = port
-		key := "services." + strings.ReplaceAll(spec.Name, "-", "_")
-		env[config.EnvVarFor(key+".url")] = "http://" + ServiceName(spec.Name) + ":" + strconv.Itoa(port)
-		if spec.Name != services.DashboardAPI {
+		ports[e.Name] = []int{port}
+		if peer := e.PeerPortIn(cfg); peer != 0 {
+			ports[e.Name] = append(ports[e.Name], peer)
+		}
+		if e.ConfigKey == "" {
+			continue // a daemon without a section: nothing to tell the others
+		}
+		key := "services." + e.ConfigKey
+		env[config.EnvVarFor(key+".url")] = "http://" + e.ComposeService() + ":" + strconv.Itoa(port)
+		if e.PortConfigKey() == key+".port" {
 			env[config.EnvVarFor(key+".port")] = strconv.Itoa(port)
+		}
+		if len(ports[e.Name]) > 1 {
+			if _, ok := config.LookupField(key + ".peer_port"); ok {
+				env[config.EnvVarFor(key+".peer_port")] = strconv.Itoa(ports[e.Name][1])
+			}
 		}
 	}
 	for k, v := range opts.Env {
@@ -265,40 +290,52 @@ func Build(opts Options) (*File, error) {
 
 	f.Volumes["tars-data"] = &Volume{}
 	f.Volumes["tars-logs"] = &Volume{}
-	for _, spec := range services.Catalog {
-		port := ports[spec.Name]
+	for _, e := range daemons {
 		svc := &Service{
 			Image:       opts.Image,
-			Command:     []string{"serve", spec.Name},
+			Command:     []string{"serve", e.Name},
 			Restart:     "unless-stopped",
-			Ports:       []string{fmt.Sprintf("%d:%d", port, port)},
 			Environment: maps(env),
 			Volumes:     []string{"tars-data:" + containerHome + "/data", "tars-logs:" + containerHome + "/logs"},
 			DependsOn:   map[string]Dependency{},
 			Healthcheck: &Healthcheck{
-				Test:     []string{"CMD", "tarsctl", "health", fmt.Sprintf("http://127.0.0.1:%d/health", port)},
-				Interval: "10s", Timeout: "5s", Retries: 5, StartPeriod: "10s",
+				Test:     []string{"CMD", "tarsctl", "health", fmt.Sprintf("http://127.0.0.1:%d/health", ports[e.Name][0])},
+				Interval: "10s", Timeout: "5s", Retries: 5, StartPeriod: or(e.Compose.StartPeriod, "10s"),
 			},
 			ReadOnly:    true,
 			SecurityOpt: []string{"no-new-privileges:true"},
 		}
-		if cfg.Redis.Enabled {
+		for _, p := range ports[e.Name] {
+			svc.Ports = append(svc.Ports, fmt.Sprintf("%d:%d", p, p))
+		}
+		for _, v := range e.Compose.Volumes {
+			svc.Volumes = append(svc.Volumes, v)
+			// A named volume (not a path on the host) is declared.
+			if name, _, ok := strings.Cut(v, ":"); ok && name != "" && !strings.ContainsAny(name[:1], "./~$") {
+				f.Volumes[name] = &Volume{}
+			}
+		}
+		if cfg.Redis.Enabled && e.Uses(services.ServerRedis) {
+			for k, v := range redisEnv {
+				svc.Environment[k] = v
+			}
 			svc.DependsOn[Redis] = Dependency{Condition: "service_healthy"}
 			if redisPassword {
 				svc.Secrets = append(svc.Secrets, addSecret(secretRedisPassword))
 			}
 		}
-		for _, d := range spec.DependsOn {
+		for _, d := range e.DependsOn {
 			svc.DependsOn[ServiceName(d)] = Dependency{Condition: "service_healthy"}
 		}
-		if spec.Name == services.DashboardAPI {
+		if usePostgres && e.Uses(services.ServerDatabase) {
 			for k, v := range dbEnv {
 				svc.Environment[k] = v
 			}
-			if usePostgres {
-				svc.DependsOn[Postgres] = Dependency{Condition: "service_healthy"}
-				svc.Secrets = append(svc.Secrets, addSecret(secretDBPassword))
-			}
+			svc.DependsOn[Postgres] = Dependency{Condition: "service_healthy"}
+			svc.Secrets = append(svc.Secrets, addSecret(secretDBPassword))
+		}
+		for k, v := range e.Compose.Env {
+			svc.Environment[k] = v
 		}
 		// Every daemon checks tokens with the JWT secret.
 		if env[config.EnvVarFor("auth.jwt_secret_file")] == "/run/secrets/jwt_secret" {
@@ -313,7 +350,7 @@ func Build(opts Options) (*File, error) {
 		if len(svc.DependsOn) == 0 {
 			svc.DependsOn = nil
 		}
-		f.Services[ServiceName(spec.Name)] = svc
+		f.Services[e.ComposeService()] = svc
 	}
 	if len(f.Secrets) == 0 {
 		f.Secrets = nil

@@ -91,7 +91,7 @@ func TestRenderStructure(t *testing.T) {
 				t.Errorf("secrets = %v", f.Secrets)
 			}
 			cfg := loadProfile(t, profile)
-			for _, spec := range services.Catalog {
+			for _, spec := range services.All() {
 				name := ServiceName(spec.Name)
 				svc := f.Services[name]
 				if svc.Image != testImage || !slices.Equal(svc.Command, []string{"serve", spec.Name}) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
@@ -25,17 +26,19 @@ func NewCmdCompose(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "compose <command>",
 		Short: "Run T.A.R.S. with Docker Compose",
-		Long: heredoc.Doc(`
+		Long: heredoc.Docf(`
 			Render the runbook's Docker Compose stack — redis, postgres and one
-			container per daemon (dashboard-api, multi-agent, hypersync), each running
-			the tarsctl image with "serve SERVICE" — and run docker compose on it.
+			container per daemon of the service catalog, each running the tarsctl
+			image with "serve SERVICE" — and run docker compose on it. The daemons'
+			containers:
+			  %s
 
 			up, down, ps and logs run "docker compose -f FILE ..." with this terminal,
 			and exit with docker's status. They need a Docker engine and the Compose
 			v2 plugin; without them they exit 3 and say what is missing.
 
 			The stack, its secrets and volumes: docs/deploy-compose.md.
-		`),
+		`, strings.Join(compose.StackServices()[2:], ", ")),
 		Example: heredoc.Doc(`
 			$ tarsctl secrets generate --dir secrets
 			$ tarsctl deploy compose render --profile docker

@@ -3,11 +3,13 @@ package compose
 import (
 	"context"
 	"strconv"
+	"strings"
 
 	"github.com/MakeNowJust/heredoc/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/tars-ops/tarsctl/internal/cmdutil"
+	"github.com/tars-ops/tarsctl/internal/deploy/compose"
 )
 
 // NewCmdLogs returns `tarsctl deploy compose logs`.
@@ -18,11 +20,12 @@ func NewCmdLogs(f *cmdutil.Factory, runF func(context.Context, *RunOptions) erro
 	cmd := &cobra.Command{
 		Use:   "logs [SERVICE...] [-f] [--tail N]",
 		Short: "Show the logs of the Compose stack's containers",
-		Long: heredoc.Doc(`
+		Long: heredoc.Docf(`
 			Run "docker compose -f FILE logs": the containers' output (the daemons
 			log to stderr in the profile's log_format), all of them or the SERVICEs
-			named (the Compose names: redis, postgres, dashboard-api, multi-agent,
-			hypersync). -f follows until Ctrl-C.
+			named, by their Compose names:
+			  %s
+			-f follows until Ctrl-C.
 
 			Note -f here is --follow, as in docker compose logs -f; the file is
 			--file.
@@ -32,12 +35,12 @@ func NewCmdLogs(f *cmdutil.Factory, runF func(context.Context, *RunOptions) erro
 			  2    bad usage, or FILE does not exist
 			  3    docker, a Docker engine or the Compose plugin is missing
 			  N    docker compose failed with status N
-		`),
+		`, strings.Join(compose.StackServices(), ", ")),
 		Example: heredoc.Doc(`
 			$ tarsctl deploy compose logs dashboard-api -f
 			$ tarsctl deploy compose logs --tail 100 multi-agent hypersync
 		`),
-		ValidArgs: []string{"redis", "postgres", "dashboard-api", "multi-agent", "hypersync"},
+		ValidArgs: compose.StackServices(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if tail < -1 {
 				return cmdutil.FlagErrorf("--tail %d: give a number of lines, or -1 for all", tail)

@@ -18,6 +18,7 @@ import (
 	"github.com/tars-ops/tarsctl/internal/config"
 	"github.com/tars-ops/tarsctl/internal/deploy/compose"
 	"github.com/tars-ops/tarsctl/internal/iostreams"
+	"github.com/tars-ops/tarsctl/internal/services"
 	"github.com/tars-ops/tarsctl/internal/ui"
 )
 
@@ -46,16 +47,14 @@ func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *RenderOptions)
 	cmd := &cobra.Command{
 		Use:   "render [--output FILE] [--profile NAME] [--image REF]",
 		Short: "Write the Docker Compose file of a T.A.R.S. stack",
-		Long: heredoc.Doc(`
+		Long: heredoc.Docf(`
 			Write the runbook's Docker Compose stack to FILE (docker-compose.yaml;
 			--output - writes to stdout):
 
 			  redis           redis:7.0-alpine, append-only file on the redis-data volume
 			  postgres        postgres:14-alpine, password from the secret file
 			                  ./secrets/db_password, data on the postgres-data volume
-			  dashboard-api   the tarsctl image running "serve dashboard-api"
-			  multi-agent     "serve orchestration-agent"
-			  hypersync       "serve hypersync"
+			%s
 
 			Each daemon waits for what it needs to be healthy (depends_on with
 			condition service_healthy), checks its own /health with tarsctl health,
@@ -72,7 +71,7 @@ func NewCmdRender(f *cmdutil.Factory, runF func(context.Context, *RenderOptions)
 
 			The output is the same for the same input. An existing FILE is replaced
 			only with --force.
-		`),
+		`, daemonLines()),
 		Example: heredoc.Doc(`
 			$ tarsctl deploy compose render
 			$ tarsctl deploy compose render --profile airgap --image registry.airgap.local/tars-ops/tarsctl:1.0.2 --output docker-compose.airgap.yaml
@@ -192,4 +191,18 @@ func OverrideEnv(res *config.Result) (map[string]string, []string) {
 	}
 	slices.Sort(skipped)
 	return env, skipped
+}
+
+// daemonLines lists the daemons' containers for the help: one per entry of
+// the service catalog, under its Compose name.
+func daemonLines() string {
+	var lines []string
+	for i, e := range services.All() {
+		what := fmt.Sprintf("%q", "serve "+e.Name)
+		if i == 0 {
+			what = "the tarsctl image running " + what
+		}
+		lines = append(lines, fmt.Sprintf("  %-15s %s", e.ComposeService(), what))
+	}
+	return strings.Join(lines, "\n")
 }

@@ -64,7 +64,7 @@ func NewCmdScale(f *cmdutil.Factory, runF func(context.Context, *ScaleOptions) e
 			if replicas < 0 || replicas > 10000 {
 				return cmdutil.FlagErrorf("--replicas must be between 0 and 10000, not %d", replicas)
 			}
-			opts.Service, opts.Replicas = args[0], int32(replicas)
+			opts.Service, opts.Replicas = services.Canonical(args[0]), int32(replicas)
 			opts.Output, opts.Quiet = f.Globals.Output, f.Globals.Quiet
 			if runF != nil {
 				return runF(cmd.Context(), opts)

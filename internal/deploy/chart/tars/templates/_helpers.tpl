@@ -1,21 +1,3 @@
-{{/*
-The daemons `tarsctl serve` runs, in dependency order: the Deployment name
-(the runbook's deployment/dashboard-api), the values key that holds its
-settings, and the configuration key of its port and URL. Keep in step with
-internal/services (a test checks it).
-*/}}
-{{- define "tars.services" -}}
-- name: dashboard-api
-  key: dashboardApi
-  configKey: dashboard_api
-- name: orchestration-agent
-  key: orchestrationAgent
-  configKey: orchestration_agent
-- name: hypersync
-  key: hypersync
-  configKey: hypersync
-{{- end }}
-
 {{/* A resource name with the optional namePrefix. */}}
 {{- define "tars.name" -}}
 {{- printf "%s%s" (.root.Values.namePrefix | default "") .name | trunc 63 | trimSuffix "-" -}}
@@ -75,6 +57,19 @@ app.kubernetes.io/component: {{ .svc.name }}
 {{- else -}}
 {{- .root.Values.replicaCount -}}
 {{- end -}}
+{{- end }}
+
+{{/*
+One daemon's values, as YAML: its block (dashboardApi, ...) with the
+catalog's defaults (tars.services) for what the block does not set:
+enabled, port, peerPort. (dict "root" $ "svc" $svc)
+*/}}
+{{- define "tars.daemonValues" -}}
+{{- $v := deepCopy (index .root.Values .svc.key | default dict) -}}
+{{- if not (hasKey $v "enabled") }}{{ $_ := set $v "enabled" true }}{{ end -}}
+{{- if not (hasKey $v "port") }}{{ $_ := set $v "port" .svc.port }}{{ end -}}
+{{- if and .svc.peerPort (not (hasKey $v "peerPort")) }}{{ $_ := set $v "peerPort" .svc.peerPort }}{{ end -}}
+{{- toYaml $v -}}
 {{- end }}
 
 {{/* Autoscaling of one daemon: the chart-wide settings under its own. */}}
@@ -151,9 +146,13 @@ the data directory, and the secret files.
 {{- range $needed }}{{ $ids = append $ids .id }}{{ end -}}
 {{- $services := dict -}}
 {{- range $svc := include "tars.services" . | fromYamlArray -}}
-{{- $v := index $.Values $svc.key | default dict -}}
+{{- if $svc.configKey -}}
+{{- $v := include "tars.daemonValues" (dict "root" $ "svc" $svc) | fromYaml -}}
 {{- $host := include "tars.name" (dict "root" $ "name" $svc.name) -}}
-{{- $_ := set $services $svc.configKey (dict "port" (int $v.port) "url" (printf "http://%s:%d" $host (int $v.port))) -}}
+{{- $sec := dict "port" (int $v.port) "url" (printf "http://%s:%d" $host (int $v.port)) -}}
+{{- if $v.peerPort }}{{ $_ := set $sec "peer_port" (int $v.peerPort) }}{{ end -}}
+{{- $_ := set $services $svc.configKey $sec -}}
+{{- end -}}
 {{- end -}}
 {{- $over := dict
   "api" (dict "host" "0.0.0.0" "port" (int .Values.dashboardApi.port))
@@ -184,4 +183,165 @@ vault.hashicorp.com/agent-inject-template-{{ .path }}: {{ printf "{{- with secre
 {{- end }}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/*
+One daemon's pod template, for its Deployment or StatefulSet; called with
+(dict "root" $ "svc" $svc "v" $v). A StatefulSet with persistence (and no
+existingClaim) gets its data volume from its volumeClaimTemplates, one per
+member, so its pods list none.
+*/}}
+{{- define "tars.podTemplate" -}}
+{{- $root := .root -}}
+{{- $svc := .svc -}}
+{{- $v := .v -}}
+{{- $ctx := dict "root" $root "svc" $svc -}}
+{{- $dir := include "tars.secretsDir" $root -}}
+{{- $needed := include "tars.neededSecrets" $root | fromYamlArray -}}
+{{- $claimTemplate := and (eq $svc.kind "StatefulSet") $root.Values.persistence.enabled (not $root.Values.persistence.existingClaim) -}}
+metadata:
+  labels:
+    {{- include "tars.serviceLabels" $ctx | nindent 4 }}
+  annotations:
+    checksum/config: {{ include "tars.config" $root | sha256sum }}
+    {{- with (include "tars.vaultAnnotations" $root | trim) }}
+    {{- . | nindent 4 }}
+    {{- end }}
+    {{- with (merge (dict) ($v.podAnnotations | default dict) ($root.Values.podAnnotations | default dict)) }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  serviceAccountName: {{ include "tars.serviceAccountName" $root }}
+  # The daemons never call the Kubernetes API; the Vault Agent needs the token to log in.
+  automountServiceAccountToken: {{ $root.Values.vault.enabled }}
+  {{- with $root.Values.global.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  securityContext:
+    {{- toYaml $root.Values.podSecurityContext | nindent 4 }}
+  terminationGracePeriodSeconds: {{ $root.Values.terminationGracePeriodSeconds }}
+  {{- with ($v.nodeSelector | default $root.Values.nodeSelector) }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with ($v.tolerations | default $root.Values.tolerations) }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with ($v.affinity | default $root.Values.affinity) }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- if $root.Values.topologySpread.enabled }}
+  topologySpreadConstraints:
+    - maxSkew: 1
+      topologyKey: {{ $root.Values.topologySpread.topologyKey }}
+      whenUnsatisfiable: ScheduleAnyway
+      labelSelector:
+        matchLabels:
+          {{- include "tars.selectorLabels" $ctx | nindent 10 }}
+  {{- end }}
+  containers:
+    - name: {{ $svc.name }}
+      image: {{ include "tars.image" $root | quote }}
+      imagePullPolicy: {{ include "tars.pullPolicy" $root }}
+      {{- with $root.Values.global.command }}
+      command:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      args: ["serve", {{ $svc.name | quote }}]
+      ports:
+        - name: http
+          containerPort: {{ int $v.port }}
+          protocol: TCP
+        {{- if $v.peerPort }}
+        - name: peer
+          containerPort: {{ int $v.peerPort }}
+          protocol: TCP
+        {{- end }}
+      env:
+        - name: TARS_PROFILE
+          value: {{ $root.Values.profile | quote }}
+        - name: TARS_CONFIG
+          value: {{ printf "%s/config.yaml" $root.Values.configMountPath | quote }}
+        - name: HOME
+          value: {{ $root.Values.persistence.mountPath | quote }}
+        {{- if eq $svc.kind "StatefulSet" }}
+        # The member's stable name (NAME-0, NAME-1, ...): its identity among its peers.
+        - name: POD_NAME
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.name
+        {{- end }}
+        {{- range $needed }}
+        {{- if eq .id "redis" }}
+        # The staging and production profiles read redis.password from
+        # ${REDIS_PASSWORD}: point it at the file (a reference, not the secret).
+        - name: REDIS_PASSWORD
+          value: {{ printf "file:%s/redis_password" $dir | quote }}
+        {{- end }}
+        {{- end }}
+        {{- with (concat ($root.Values.extraEnv | default list) ($v.extraEnv | default list)) }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      livenessProbe:
+        httpGet:
+          path: /health
+          port: http
+        {{- toYaml $root.Values.probes.liveness | nindent 8 }}
+      readinessProbe:
+        httpGet:
+          path: /ready
+          port: http
+        {{- toYaml $root.Values.probes.readiness | nindent 8 }}
+      resources:
+        {{- toYaml ($v.resources | default $root.Values.resources) | nindent 8 }}
+      securityContext:
+        {{- toYaml $root.Values.containerSecurityContext | nindent 8 }}
+      volumeMounts:
+        - name: config
+          mountPath: {{ $root.Values.configMountPath }}
+          readOnly: true
+        - name: data
+          mountPath: {{ $root.Values.persistence.mountPath }}
+        - name: tmp
+          mountPath: /tmp
+        {{- if and $needed (not $root.Values.vault.enabled) }}
+        - name: secrets
+          mountPath: {{ $root.Values.secrets.mountPath }}
+          readOnly: true
+        {{- end }}
+  volumes:
+    - name: config
+      configMap:
+        name: {{ include "tars.configMapName" $root }}
+    {{- if not $claimTemplate }}
+    - name: data
+      {{- if $root.Values.persistence.enabled }}
+      persistentVolumeClaim:
+        claimName: {{ $root.Values.persistence.existingClaim | default (include "tars.name" (dict "root" $root "name" (printf "%s-data" $svc.name))) }}
+      {{- else }}
+      emptyDir:
+        sizeLimit: {{ $root.Values.persistence.emptyDirSizeLimit }}
+      {{- end }}
+    {{- end }}
+    - name: tmp
+      emptyDir:
+        sizeLimit: {{ $root.Values.tmpSizeLimit }}
+    {{- if and $needed (not $root.Values.vault.enabled) }}
+    - name: secrets
+      projected:
+        defaultMode: 288 # 0440: readable by the pod's group (fsGroup)
+        sources:
+          {{- range $needed }}
+          - secret:
+              name: {{ .secretName }}
+              items:
+                {{- range .items }}
+                - key: {{ .key | quote }}
+                  path: {{ .path }}
+                {{- end }}
+          {{- end }}
+    {{- end }}
 {{- end }}
