@@ -48,7 +48,7 @@ func NewCmdScale(f *cmdutil.Factory, runF func(context.Context, *ScaleOptions) e
 		`),
 		Example: heredoc.Doc(`
 			$ tarsctl scale dashboard-api --replicas 4 -n tars-prod
-			$ tarsctl scale insight-engine --replicas 0 -n tars-staging -o json
+			$ tarsctl scale orchestration-agent --replicas 0 -n tars-staging -o json
 		`),
 		Args: cmdutil.ExactArgs(1, "SERVICE"),
 		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
