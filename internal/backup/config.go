@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -82,17 +81,7 @@ func RenderConfig(c *config.Config, profile string, includeSecrets bool, getenv 
 				v = []string{}
 			}
 		}
-		m := out
-		parts := strings.Split(f.Key, ".")
-		for _, p := range parts[:len(parts)-1] {
-			sub, ok := m[p].(map[string]any)
-			if !ok {
-				sub = map[string]any{}
-				m[p] = sub
-			}
-			m = sub
-		}
-		m[parts[len(parts)-1]] = v
+		config.PutNested(out, f.Key, v)
 		n++
 	}
 	var b bytes.Buffer

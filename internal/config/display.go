@@ -27,17 +27,22 @@ func DisplayValue(v any) any {
 func (c *Config) RedactedMap() map[string]any {
 	out := map[string]any{}
 	for _, f := range Fields() {
-		m := out
-		parts := strings.Split(f.Key, ".")
-		for _, p := range parts[:len(parts)-1] {
-			sub, ok := m[p].(map[string]any)
-			if !ok {
-				sub = map[string]any{}
-				m[p] = sub
-			}
-			m = sub
-		}
-		m[parts[len(parts)-1]] = DisplayValue(c.Value(f))
+		PutNested(out, f.Key, DisplayValue(c.Value(f)))
 	}
 	return out
+}
+
+// PutNested sets the value of a dotted key ("api.tls.cert_file") in m as a
+// config file nests it, making the maps on the way.
+func PutNested(m map[string]any, dottedKey string, v any) {
+	parts := strings.Split(dottedKey, ".")
+	for _, p := range parts[:len(parts)-1] {
+		sub, ok := m[p].(map[string]any)
+		if !ok {
+			sub = map[string]any{}
+			m[p] = sub
+		}
+		m = sub
+	}
+	m[parts[len(parts)-1]] = v
 }

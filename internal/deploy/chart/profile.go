@@ -153,17 +153,7 @@ func configValues(cfg *config.Config) map[string]any {
 		default:
 			v = x
 		}
-		m := out
-		parts := strings.Split(f.Key, ".")
-		for _, p := range parts[:len(parts)-1] {
-			sub, ok := m[p].(map[string]any)
-			if !ok {
-				sub = map[string]any{}
-				m[p] = sub
-			}
-			m = sub
-		}
-		m[parts[len(parts)-1]] = v
+		config.PutNested(out, f.Key, v)
 	}
 	return out
 }
