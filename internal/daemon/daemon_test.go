@@ -298,7 +298,7 @@ func TestMetricsAccessLogAndPanic(t *testing.T) {
 	if code, _ := get(t, r.url+"/api/agents/42"); code != 401 {
 		t.Fatalf("status %d", code)
 	}
-	if code, body := get(t, r.url+"/boom"); code != 500 || !strings.Contains(body, "Internal Server Error") {
+	if code, body := get(t, r.url+"/boom"); code != 500 || !strings.Contains(body, `"error":"Internal Server Error"`) || !strings.Contains(body, `"message":"the request failed; the daemon's log has the details under request_id `) {
 		t.Errorf("panic: status %d body %q, want 500", code, body)
 	}
 	_, metrics := get(t, r.url+"/metrics")

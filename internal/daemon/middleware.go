@@ -72,7 +72,10 @@ func instrument(next http.Handler, log *slog.Logger, m *httpMetrics) http.Handle
 				log.Error("panic serving request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 					"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				if sw.code == 0 {
-					writeJSON(sw, http.StatusInternalServerError, map[string]string{"error": "Internal Server Error", "request_id": id})
+					// The error body every daemon writes (client.ErrorBody), with
+					// the ID that finds the panic in the log.
+					writeJSON(sw, http.StatusInternalServerError, map[string]string{"error": "Internal Server Error",
+						"message": "the request failed; the daemon's log has the details under request_id " + id, "request_id": id})
 				}
 			}
 			code := sw.code
