@@ -194,17 +194,7 @@ func merge(layers []*layer) (*Config, error) {
 func nest(flat map[string]any) map[string]any {
 	out := map[string]any{}
 	for k, val := range flat {
-		m := out
-		parts := strings.Split(k, ".")
-		for _, p := range parts[:len(parts)-1] {
-			sub, ok := m[p].(map[string]any)
-			if !ok {
-				sub = map[string]any{}
-				m[p] = sub
-			}
-			m = sub
-		}
-		m[parts[len(parts)-1]] = val
+		PutNested(out, k, val)
 	}
 	return out
 }

@@ -33,12 +33,7 @@ func OpenAuthenticator(ctx context.Context, cfg *config.Config, getenv func(stri
 		}
 		opts.Revocations = st
 		closeAuth = func() { _ = st.Close() }
-		checks = append(checks, daemon.Check{Name: "redis", Run: func(ctx context.Context) (string, error) {
-			if err := st.Ping(ctx); err != nil {
-				return "", err
-			}
-			return daemon.StatusOK, nil
-		}})
+		checks = append(checks, state.HealthCheck(st))
 	}
 	authn, err = NewAuthenticator(opts)
 	if err != nil {

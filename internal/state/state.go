@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/tars-ops/tarsctl/internal/daemon"
 )
 
 // Errors callers branch on, with [errors.Is]: the methods wrap them.
@@ -78,4 +80,18 @@ type Store interface {
 	// Close releases the store; later calls fail. Closing twice is not
 	// an error.
 	Close() error
+}
+
+// HealthCheck is the daemon's /health check "redis" for st: "embedded" for
+// the in-process store, "ok" when Redis answers PING, the error when not.
+func HealthCheck(st Store) daemon.Check {
+	return daemon.Check{Name: "redis", Run: func(ctx context.Context) (string, error) {
+		if err := st.Ping(ctx); err != nil {
+			return "", err
+		}
+		if st.Kind() == "embedded" {
+			return daemon.StatusEmbedded, nil
+		}
+		return daemon.StatusOK, nil
+	}}
 }

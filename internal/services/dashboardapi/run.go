@@ -145,15 +145,7 @@ func Run(ctx context.Context, o RunOptions) (err error) {
 		ReadTimeout: cfg.API.ReadTimeout, WriteTimeout: cfg.API.WriteTimeout, IdleTimeout: cfg.API.IdleTimeout,
 		DrainTimeout: cfg.API.DrainTimeout, Force: o.Force, OnReady: o.OnReady,
 		Checks: []daemon.Check{
-			{Name: "redis", Run: func(ctx context.Context) (string, error) {
-				if err := st.Ping(ctx); err != nil {
-					return "", err
-				}
-				if st.Kind() == "embedded" {
-					return daemon.StatusEmbedded, nil
-				}
-				return daemon.StatusOK, nil
-			}},
+			state.HealthCheck(st),
 			{Name: "database", Run: func(ctx context.Context) (string, error) {
 				if err := db.Ping(ctx); err != nil {
 					return "", fmt.Errorf("database unreachable: %w", err)
