@@ -15,7 +15,8 @@ import (
 )
 
 // ClassifySupplyChain gives an error of reading, signing and verifying
-// artifacts (the sbom, slsa, release and deploy airgap commands) its exit
+// artifacts (the sbom, slsa and release commands; deploy airgap maps its own
+// bundle errors first) its exit
 // code: 1 when something did not verify, 2 for input that could not be read
 // or parsed (a missing file, an unknown SBOM format, a bad key, envelope,
 // digest or SOURCE_DATE_EPOCH); a permission error keeps its own code (4),

@@ -2,7 +2,6 @@ package provenance
 
 import (
 	"fmt"
-	"maps"
 	"strconv"
 	"time"
 
@@ -59,7 +58,6 @@ func DetectOptions(getenv func(string) string, now func() time.Time, dir string,
 	if o.Source.Commit != "" {
 		p.Source.Commit = o.Source.Commit
 	}
-	p.BuilderVersion = maps.Clone(p.BuilderVersion)
 	return p, nil
 }
 

@@ -100,6 +100,29 @@ type Result struct {
 
 var versionLike = regexp.MustCompile(`^v?\d+(\.\d+)*([-+.][0-9A-Za-z.-]+)?$`)
 
+// CheckInputs makes the checks [Prepare] starts with, which read no
+// artifact: dir holds no release unless force, every artifact is a regular
+// file, and no two share a base name. A command calls it before costlier
+// set-up (loading a key, reading git) so bad input is reported first.
+func CheckInputs(dir string, artifacts []string, force bool) error {
+	if _, err := os.Stat(filepath.Join(dir, SumsFile)); err == nil && !force {
+		return fmt.Errorf("%s %w (%s exists)", dir, ErrExists, SumsFile)
+	}
+	for _, a := range artifacts {
+		fi, err := os.Stat(a)
+		if err != nil {
+			return fmt.Errorf("artifact: %w", err)
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("artifact %s %w", a, ErrNotFile)
+		}
+	}
+	if dup := duplicateBase(artifacts); dup != "" {
+		return fmt.Errorf("two artifacts are named %s; %w", dup, ErrDuplicateName)
+	}
+	return nil
+}
+
 // Prepare writes the release into opts.Dir and verifies it: checksums
 // re-hashed, signatures checked with the key's public half, SBOMs
 // validated, the provenance verified against the placed artifacts.
@@ -112,20 +135,8 @@ func Prepare(ctx context.Context, opts Options) (*Result, error) {
 	report := func(phase, format string, args ...any) {
 		rep.Report(progress.Event{Phase: phase, Message: fmt.Sprintf(format, args...)})
 	}
-	if _, err := os.Stat(filepath.Join(dir, SumsFile)); err == nil && !opts.Force {
-		return nil, fmt.Errorf("%s %w (%s exists)", dir, ErrExists, SumsFile)
-	}
-	for _, a := range opts.Artifacts {
-		fi, err := os.Stat(a)
-		if err != nil {
-			return nil, fmt.Errorf("artifact: %w", err)
-		}
-		if !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("artifact %s %w", a, ErrNotFile)
-		}
-	}
-	if dup := duplicateBase(opts.Artifacts); dup != "" {
-		return nil, fmt.Errorf("two artifacts are named %s; %w", dup, ErrDuplicateName)
+	if err := CheckInputs(dir, opts.Artifacts, opts.Force); err != nil {
+		return nil, err
 	}
 	version := opts.Version
 	if version == "" {
@@ -254,24 +265,13 @@ func writeProvenance(ctx context.Context, dir, name, version string, popts prove
 	if err != nil {
 		return File{}, err
 	}
-	p := filepath.Join(dir, "slsa", fileSafe(name)+"-"+fileSafe(version)+".provenance.json")
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return File{}, err
-	}
-	if err := atomicfile.WriteFile(p, out, atomicfile.Options{Perm: 0o644}); err != nil {
+	p := filepath.Join(dir, "slsa", sbom.SafeFileName(name)+"-"+sbom.SafeFileName(version)+".provenance.json")
+	if err := atomicfile.WriteFile(p, out, atomicfile.Options{Perm: 0o644, MakeDirs: true}); err != nil {
 		return File{}, err
 	}
 	return hashFile(dir, p, "provenance")
 }
 
-func fileSafe(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '/' || r == '\\' || r == ':' || r < ' ' {
-			return '_'
-		}
-		return r
-	}, s)
-}
 
 func duplicateBase(paths []string) string {
 	seen := map[string]bool{}
@@ -364,12 +364,14 @@ func verifyRelease(dir string, files []File, sumsSig string, pub crypto.PublicKe
 			return err
 		}
 	}
-	var artifactPaths []string
+	// The artifacts were just re-hashed against SHA256SUMS: the provenance
+	// is checked against those digests, not by reading them a third time.
+	var artifactDigests []string
 	for _, f := range files {
 		p := filepath.Join(dir, filepath.FromSlash(f.Path))
 		switch {
 		case f.Kind == "artifact":
-			artifactPaths = append(artifactPaths, p)
+			artifactDigests = append(artifactDigests, "sha256:"+f.SHA256)
 		case strings.HasPrefix(f.Kind, "sbom-"):
 			data, err := os.ReadFile(p)
 			if err != nil {
@@ -398,8 +400,8 @@ func verifyRelease(dir string, files []File, sumsSig string, pub crypto.PublicKe
 			return err
 		}
 		var vopts []verify.ProvenanceOption
-		for _, a := range artifactPaths {
-			vopts = append(vopts, verify.WithArtifactFile(a))
+		for _, d := range artifactDigests {
+			vopts = append(vopts, verify.WithDigest(d))
 		}
 		if pub != nil {
 			_, err = verify.Provenance(data, pub, vopts...)

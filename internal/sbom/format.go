@@ -22,10 +22,13 @@ const MaxDocumentSize = 256 << 20
 
 // FileName is the runbook's name for an SBOM: <name>-<version>-<format>.json.
 func FileName(name, version, format string) string {
-	return safeFileName(name) + "-" + safeFileName(version) + "-" + format + ".json"
+	return SafeFileName(name) + "-" + SafeFileName(version) + "-" + format + ".json"
 }
 
-func safeFileName(s string) string {
+// SafeFileName makes s usable as part of a file name: path separators,
+// colons and control characters become '_'. SBOM and provenance file
+// names are built with it.
+func SafeFileName(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r == '/' || r == '\\' || r == ':' || r < ' ' {
 			return '_'

@@ -131,6 +131,10 @@ func prepareRun(ctx context.Context, opts *PrepareOptions) error {
 		json:  opts.Output == cmdutil.OutputJSON,
 		warn:  ui.NewStatus(opts.IO, false),
 	}
+	// The checks that read no artifact come before the key and git.
+	if err := release.CheckInputs(opts.OutputDir, opts.Artifacts, opts.Force); err != nil {
+		return classifyPrepare(err)
+	}
 	ro := release.Options{
 		Dir: opts.OutputDir, Artifacts: opts.Artifacts, Force: opts.Force, Name: opts.Name, Version: opts.Version,
 		Progress: steps,
@@ -159,18 +163,8 @@ func prepareRun(ctx context.Context, opts *PrepareOptions) error {
 		ro.Provenance = &popts
 	}
 	res, err := release.Prepare(ctx, ro)
-	switch {
-	case err == nil:
-	case errors.Is(err, release.ErrExists):
-		return cmdutil.WithHint(cmdutil.WithExitCode(cmdutil.ExitUsage, err), "use another --output-dir, or --force to replace it")
-	case errors.Is(err, release.ErrDuplicateName):
-		return cmdutil.FlagErrorWrap(err)
-	case errors.Is(err, release.ErrNotFile):
-		return cmdutil.WithExitCode(cmdutil.ExitUsage, err)
-	case errors.Is(err, release.ErrNotVerified):
-		return cmdutil.Failed(err)
-	default:
-		return cmdutil.ClassifySupplyChain(err)
+	if err != nil {
+		return classifyPrepare(err)
 	}
 	if opts.Output == cmdutil.OutputJSON {
 		return ui.WriteJSON(opts.IO.Out, prepareJSON{
@@ -183,6 +177,22 @@ func prepareRun(ctx context.Context, opts *PrepareOptions) error {
 	}
 	steps.steps.Success("Release %s %s verified: %s", res.Name, res.Version, res.Dir)
 	return nil
+}
+
+// classifyPrepare gives an error of release.Prepare its exit code.
+func classifyPrepare(err error) error {
+	switch {
+	case errors.Is(err, release.ErrExists):
+		return cmdutil.WithHint(cmdutil.WithExitCode(cmdutil.ExitUsage, err), "use another --output-dir, or --force to replace it")
+	case errors.Is(err, release.ErrDuplicateName):
+		return cmdutil.FlagErrorWrap(err)
+	case errors.Is(err, release.ErrNotFile):
+		return cmdutil.WithExitCode(cmdutil.ExitUsage, err)
+	case errors.Is(err, release.ErrNotVerified):
+		return cmdutil.Failed(err)
+	default:
+		return cmdutil.ClassifySupplyChain(err)
+	}
 }
 
 // prepareProgress prints each step of the preparation as a status line,

@@ -145,7 +145,13 @@ func ServiceName(daemon string) string {
 // StackServices lists the Compose services a rendered stack can hold: the
 // stores, then each daemon of the catalog under its Compose name.
 func StackServices() []string {
-	out := []string{Redis, Postgres}
+	return append([]string{Redis, Postgres}, DaemonServices()...)
+}
+
+// DaemonServices are the Compose services of the catalog's daemons, in
+// its order.
+func DaemonServices() []string {
+	var out []string
 	for _, e := range services.All() {
 		out = append(out, e.ComposeService())
 	}

@@ -38,7 +38,7 @@ func NewCmdCompose(f *cmdutil.Factory) *cobra.Command {
 			v2 plugin; without them they exit 3 and say what is missing.
 
 			The stack, its secrets and volumes: docs/deploy-compose.md.
-		`, strings.Join(compose.StackServices()[2:], ", ")),
+		`, strings.Join(compose.DaemonServices(), ", ")),
 		Example: heredoc.Doc(`
 			$ tarsctl secrets generate --dir secrets
 			$ tarsctl deploy compose render --profile docker
