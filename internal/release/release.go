@@ -272,7 +272,6 @@ func writeProvenance(ctx context.Context, dir, name, version string, popts prove
 	return hashFile(dir, p, "provenance")
 }
 
-
 func duplicateBase(paths []string) string {
 	seen := map[string]bool{}
 	for _, p := range paths {
