@@ -1,7 +1,10 @@
 package config
 
 import (
+	"net"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"time"
 )
 
@@ -215,4 +218,33 @@ type ComplianceConfig struct {
 	EnforcementMode   string   `mapstructure:"enforcement_mode" enum:"warn|enforce" doc:"warn about or enforce failed controls"`
 	Controls          []string `mapstructure:"controls" enum:"encryption_at_rest|encryption_in_transit|audit_logging|data_retention" doc:"controls that are checked"`
 	DataRetentionDays int      `mapstructure:"data_retention_days" doc:"days data is kept (0: no retention period)"`
+}
+
+// Default Redis ports, when redis.port is 0.
+const (
+	DefaultRedisPort    = 6379
+	DefaultSentinelPort = 26379
+)
+
+// Addresses are the servers the Redis configuration names: redis.host with
+// redis.port (6379, or 26379 for Sentinel, when 0), then redis.addrs,
+// without duplicates. Standalone mode needs exactly one.
+func (r RedisConfig) Addresses() []string {
+	var out []string
+	if r.Host != "" {
+		port := r.Port
+		if port == 0 {
+			port = DefaultRedisPort
+			if r.Mode == RedisSentinel {
+				port = DefaultSentinelPort
+			}
+		}
+		out = append(out, net.JoinHostPort(r.Host, strconv.Itoa(port)))
+	}
+	for _, a := range r.Addrs {
+		if a != "" && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }

@@ -87,7 +87,7 @@ func (c *Config) validate(origin map[string]string) []Problem {
 	if c.Redis.Enabled && c.Redis.Host == "" && len(c.Redis.Addrs) == 0 {
 		add("redis.enabled", "is true but neither redis.host nor redis.addrs is set")
 	}
-	if c.Redis.Enabled && (c.Redis.Mode == "" || c.Redis.Mode == RedisStandalone) && c.Redis.Host != "" && len(c.Redis.Addrs) > 0 {
+	if c.Redis.Enabled && (c.Redis.Mode == "" || c.Redis.Mode == RedisStandalone) && len(c.Redis.Addresses()) > 1 {
 		// The mode says how to connect, never the number of addresses.
 		add("redis.addrs", "is for sentinel and cluster modes; standalone mode connects to redis.host:redis.port alone (set redis.mode, or leave redis.addrs empty)")
 	}

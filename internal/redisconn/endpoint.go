@@ -4,20 +4,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"net"
 	"os"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/tars-ops/tarsctl/internal/config"
-)
-
-// Default ports, when redis.port is 0.
-const (
-	DefaultPort         = 6379
-	DefaultSentinelPort = 26379
 )
 
 // Endpoint is where a Redis is and who connects to it: the redis.* keys of
@@ -81,21 +72,7 @@ func FromConfig(cfg config.RedisConfig, password string) (Endpoint, error) {
 	if e.Mode == "" {
 		e.Mode = config.RedisStandalone
 	}
-	if cfg.Host != "" {
-		port := cfg.Port
-		if port == 0 {
-			port = DefaultPort
-			if e.Mode == config.RedisSentinel {
-				port = DefaultSentinelPort
-			}
-		}
-		e.Addrs = append(e.Addrs, net.JoinHostPort(cfg.Host, strconv.Itoa(port)))
-	}
-	for _, a := range cfg.Addrs {
-		if a != "" && !slices.Contains(e.Addrs, a) {
-			e.Addrs = append(e.Addrs, a)
-		}
-	}
+	e.Addrs = cfg.Addresses()
 	if path, ok := strings.CutPrefix(string(cfg.Password), "file:"); ok {
 		e.PasswordFile = path
 	}
