@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -60,29 +59,18 @@ func RenderConfig(c *config.Config, profile string, includeSecrets bool, getenv 
 		getenv = os.Getenv
 	}
 	out := map[string]any{}
-	n := 0
 	for _, f := range config.Fields() {
 		v := c.Value(f)
-		switch val := v.(type) {
-		case config.Secret:
-			if includeSecrets {
-				s, err := val.Resolve(getenv)
-				if err != nil {
-					return nil, 0, fmt.Errorf("save configuration: %s: %w", f.Key, err)
-				}
-				v = s
-			} else {
-				v = val.Redacted()
+		if sec, ok := v.(config.Secret); ok && includeSecrets {
+			s, err := sec.Resolve(getenv)
+			if err != nil {
+				return nil, 0, fmt.Errorf("save configuration: %s: %w", f.Key, err)
 			}
-		case time.Duration:
-			v = val.String()
-		case []string:
-			if val == nil {
-				v = []string{}
-			}
+			v = s
+		} else {
+			v = config.DisplayValue(v)
 		}
 		config.PutNested(out, f.Key, v)
-		n++
 	}
 	var b bytes.Buffer
 	secrets := "secrets redacted"
@@ -98,7 +86,7 @@ func RenderConfig(c *config.Config, profile string, includeSecrets bool, getenv 
 	if err := enc.Close(); err != nil {
 		return nil, 0, err
 	}
-	return b.Bytes(), n, nil
+	return b.Bytes(), len(config.Fields()), nil
 }
 
 // checkConfig parses a config part as YAML.

@@ -34,16 +34,17 @@ func RequireConfirmation(ios *iostreams.IOStreams, yes bool, action string, hint
 // Confirm asks question on stderr, followed by " [y/N] ", and reads one
 // line from stdin: "y" or "yes" in any case goes ahead (nil); anything else
 // is an exit-1 error wrapping [ErrNotConfirmed]. With yes it does not ask;
-// without a terminal it returns [RequireConfirmation]'s error. Failing to
+// without a terminal it returns [RequireConfirmation]'s error, with hints
+// after the one to pass --yes. Failing to
 // read an answer (stdin closed, a read error) is an error, never a no.
 //
 // It reads stdin one byte at a time, so what follows the answer line (a
 // password for --password-stdin, say) stays unread.
-func Confirm(ios *iostreams.IOStreams, yes bool, action, question string) error {
+func Confirm(ios *iostreams.IOStreams, yes bool, action, question string, hints ...string) error {
 	if yes {
 		return nil
 	}
-	if err := RequireConfirmation(ios, false, action); err != nil {
+	if err := RequireConfirmation(ios, false, action, hints...); err != nil {
 		return err
 	}
 	fmt.Fprintf(ios.ErrOut, "%s [y/N] ", question)

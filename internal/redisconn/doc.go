@@ -71,7 +71,8 @@
 // (refused, reset, timed out, no sentinel or cluster node answering: exit
 // 3). A failed TLS handshake is neither: the server answered, and retrying
 // will not change its certificate. [Connect] and [Dial] classify their
-// errors and name the addresses tried. Packages with sentinel errors of
-// their own (backup.ErrAuth, secrets.ErrRedisPermission) keep them and wrap
-// these. Configuration that cannot describe a connection is [ErrConfig].
+// errors and name the addresses tried. backup keeps its own sentinel
+// errors (backup.ErrAuth, backup.ErrUnreachable) and wraps these;
+// secrets.ErrRedisPermission and ErrRedisUnreachable are these, by other
+// names. Configuration that cannot describe a connection is [ErrConfig].
 package redisconn

@@ -95,9 +95,8 @@ func RedisWith(t testing.TB, opts RedisOptions) *RedisServer {
 		extra = append(extra, "--user")
 		extra = append(extra, strings.Fields(u)...)
 	}
-	start := func(ctx context.Context, pick func() (int, error)) (*RedisServer, error) {
-		return startRedis(ctx, pick, extra...)
-	}
+	// The server listens on plain TCP, or with TLS on TLS only.
+	portArgs := func(port int) []string { return []string{"--port", strconv.Itoa(port)} }
 	if tc := opts.TLS; tc != nil {
 		auth := "no"
 		if tc.AuthClients {
@@ -105,13 +104,11 @@ func RedisWith(t testing.TB, opts RedisOptions) *RedisServer {
 		}
 		extra = append(extra, "--tls-cert-file", tc.CertFile, "--tls-key-file", tc.KeyFile,
 			"--tls-ca-cert-file", tc.CAFile, "--tls-auth-clients", auth)
-		start = func(ctx context.Context, pick func() (int, error)) (*RedisServer, error) {
-			return startRedisProcess(ctx, pick, "redis-server", "Ready to accept connections", func(_ string, port int) (string, []string, error) {
-				return "", append([]string{"--port", "0", "--tls-port", strconv.Itoa(port)}, extra...), nil
-			})
-		}
+		portArgs = func(port int) []string { return []string{"--port", "0", "--tls-port", strconv.Itoa(port)} }
 	}
-	s, err := start(t.Context(), freePort)
+	s, err := startRedisProcess(t.Context(), freePort, "redis-server", "Ready to accept connections", func(_ string, port int) (string, []string, error) {
+		return "", append(portArgs(port), extra...), nil
+	})
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}

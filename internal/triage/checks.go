@@ -92,9 +92,9 @@ func ServiceCheck(service string, status func(ctx context.Context) (ServiceState
 // so that a dead server fails fast.
 var redisOptions = redisconn.Options{DialTimeout: 2 * time.Second}
 
-// OpenRedis returns a client of the Redis e describes, in any mode
+// openRedis returns a client of the Redis e describes, in any mode
 // (redisconn.Open), tuned for triage, and says where it connects.
-func OpenRedis(e redisconn.Endpoint) (redis.UniversalClient, string, error) {
+func openRedis(e redisconn.Endpoint) (redis.UniversalClient, string, error) {
 	return redisconn.Open(e, redisOptions)
 }
 
@@ -124,7 +124,7 @@ func redisFail(err error, format string, args ...any) Result {
 // over the nodes).
 func RedisCheck(e redisconn.Endpoint) Check {
 	return Check{Name: "redis", Run: func(ctx context.Context) Result {
-		c, where, err := OpenRedis(e)
+		c, where, err := openRedis(e)
 		if err != nil {
 			return fail("check redis.* in the configuration", "%v", err)
 		}

@@ -239,7 +239,7 @@ var errClusterScan = errors.New("keys are spread over the cluster's nodes and ar
 // key on one server, which standalone mode and Sentinel mode (the master)
 // give, and Cluster mode does not ([errClusterScan]).
 func openScan(e redisconn.Endpoint) (*redis.Client, error) {
-	c, where, err := OpenRedis(e)
+	c, where, err := openRedis(e)
 	if err != nil {
 		return nil, err
 	}

@@ -156,10 +156,8 @@ func pruneRun(ctx context.Context, opts *PruneOptions) error {
 		return finish()
 	}
 	action := fmt.Sprintf("removing %d of %d backups", len(removals), len(sets))
-	err = cmdutil.RequireConfirmation(opts.IO, opts.Yes, action, "--dry-run only prints the plan")
-	if err == nil {
-		err = cmdutil.Confirm(opts.IO, opts.Yes, action, fmt.Sprintf("Remove %d of %d backups?", len(removals), len(sets)))
-	}
+	err = cmdutil.Confirm(opts.IO, opts.Yes, action, fmt.Sprintf("Remove %d of %d backups?", len(removals), len(sets)),
+		"--dry-run only prints the plan")
 	if err != nil {
 		_ = finish()
 		return err
