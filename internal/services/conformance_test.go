@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,20 +72,16 @@ var conformanceFixtures = map[string]conformanceFixture{
 	},
 }
 
-// conformanceDaemons lists the daemons the conformance test runs: every
-// daemon of the catalog, in its order.
-func conformanceDaemons() []string { return services.Names() }
-
 func TestConformanceCoversCatalog(t *testing.T) {
 	t.Parallel()
-	names := conformanceDaemons()
+	names := services.Names()
 	for _, name := range names {
 		if _, ok := conformanceFixtures[name]; !ok {
 			t.Errorf("daemon %s is in the catalog but has no conformance fixture: add one to conformanceFixtures", name)
 		}
 	}
 	for name := range conformanceFixtures {
-		if !strings.Contains(","+strings.Join(names, ",")+",", ","+name+",") {
+		if !slices.Contains(names, name) {
 			t.Errorf("conformance fixture %s names no daemon of the catalog", name)
 		}
 	}
@@ -125,7 +122,7 @@ func TestConformance(t *testing.T) {
 		c.LogLevel = "WARNING"
 	})
 	started := map[string]*running{}
-	for _, name := range conformanceDaemons() {
+	for _, name := range services.Names() {
 		fx, ok := conformanceFixtures[name]
 		if !ok {
 			t.Fatalf("no conformance fixture for %s", name)
@@ -215,7 +212,7 @@ func TestConformance(t *testing.T) {
 			t.Parallel()
 			bodies := map[string]string{}
 			sent := 0
-			for _, name := range conformanceDaemons() {
+			for _, name := range services.Names() {
 				fx := conformanceFixtures[name]
 				ep := fx.viewer
 				switch {
@@ -257,7 +254,7 @@ func TestConformance(t *testing.T) {
 			}
 			// The same bytes from each, not only the same fields.
 			var first string
-			for _, name := range conformanceDaemons() {
+			for _, name := range services.Names() {
 				if b, ok := bodies[name]; ok {
 					if first == "" {
 						first = b

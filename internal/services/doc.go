@@ -24,10 +24,10 @@
 // # Implementations
 //
 // The catalog does not know how to run a daemon: that would import every
-// daemon's package, which imports this one. The command layer
-// (internal/cli/serve) registers each daemon's run function under its
-// catalog name, and its tests check that every entry has an
-// implementation and every implementation an entry.
+// daemon's package, which imports this one. internal/daemons is the table
+// of each daemon's run function under its catalog name, and its tests
+// check that every entry has an implementation and every implementation
+// an entry.
 //
 // # Tests
 //

@@ -6,15 +6,18 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
+// The patterns are compiled when a catalog is validated (by tests and
+// TestOnlyRegister), not at the start of every tarsctl command.
 var (
 	// A daemon's name is a Kubernetes object name (DNS-1123 label) with
 	// room for the chart's suffixes (-data, -headless) and a name prefix.
-	nameRE = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$`)
+	nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]([-a-z0-9]{0,30}[a-z0-9])?$`) })
 	// A configuration key is a viper key segment, an environment variable
 	// part.
-	configKeyRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	configKeyRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9_]*$`) })
 )
 
 // reserved are names that are not the daemons' in every place a daemon's
@@ -44,7 +47,7 @@ func Validate(entries []Entry) error {
 		m[v] = e.Name
 	}
 	for i, e := range entries {
-		if !nameRE.MatchString(e.Name) {
+		if !nameRE().MatchString(e.Name) {
 			bad(e, "the name must be lower-case letters, digits and dashes, 1 to 32 characters, starting with a letter")
 		}
 		if slices.Contains(reserved, e.Name) {
@@ -52,7 +55,7 @@ func Validate(entries []Entry) error {
 		}
 		claim(e, names, "name", e.Name)
 		for _, a := range e.Aliases {
-			if !nameRE.MatchString(a) {
+			if !nameRE().MatchString(a) {
 				bad(e, "alias %q must be lower-case letters, digits and dashes", a)
 			}
 			claim(e, names, "alias", a)
@@ -74,7 +77,7 @@ func Validate(entries []Entry) error {
 			}
 		}
 		if e.ConfigKey != "" {
-			if !configKeyRE.MatchString(e.ConfigKey) {
+			if !configKeyRE().MatchString(e.ConfigKey) {
 				bad(e, "configuration key %q must be lower-case letters, digits and underscores", e.ConfigKey)
 			}
 			claim(e, keys, "configuration key", e.ConfigKey)
@@ -100,7 +103,7 @@ func Validate(entries []Entry) error {
 		}
 		claim(e, logs, "log file", strings.TrimSuffix(e.LogFile(""), ".log"))
 		claim(e, composes, "Compose service", e.ComposeService())
-		if s := e.Compose.Service; s != "" && (!nameRE.MatchString(s) || slices.Contains(reserved, s)) {
+		if s := e.Compose.Service; s != "" && (!nameRE().MatchString(s) || slices.Contains(reserved, s)) {
 			bad(e, "Compose service %q must be a valid name other than %s", s, strings.Join(reserved, ", "))
 		}
 		for _, d := range e.DependsOn {

@@ -116,12 +116,12 @@ func NewCmdServe(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 
 // Run runs the daemon until ctx is cancelled.
 func Run(ctx context.Context, opts *Options) error {
+	if _, err := services.Resolve(opts.Service); err != nil {
+		return cmdutil.FlagErrorf("%v", err)
+	}
 	run, ok := daemons.Lookup(opts.Service)
 	if !ok {
-		if _, listed := services.Lookup(opts.Service); listed {
-			return fmt.Errorf("serve %s: the catalog lists it but tarsctl has no implementation of it", opts.Service)
-		}
-		return cmdutil.FlagErrorf("unknown service %q: expected one of %s", opts.Service, strings.Join(services.Names(), ", "))
+		return fmt.Errorf("serve %s: the catalog lists it but tarsctl has no implementation of it", opts.Service)
 	}
 	cfg, err := opts.Config()
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/tars-ops/tarsctl/internal/config"
 	tarschart "github.com/tars-ops/tarsctl/internal/deploy/chart"
 	"github.com/tars-ops/tarsctl/internal/services"
 )
@@ -126,7 +127,7 @@ func TestChartRendersCatalogEntries(t *testing.T) {
 		// They have no configuration section: the ConfigMap names none.
 		cfg := configOf(t, r)
 		for k := range get(cfg, "services").(map[string]any) {
-			if !slices.Contains([]string{"dashboard_api", "orchestration_agent", "hypersync"}, k) {
+			if !slices.Contains(config.ServiceSectionKeys(), k) {
 				t.Errorf("ConfigMap has services.%s", k)
 			}
 		}
