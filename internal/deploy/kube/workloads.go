@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/tars-ops/tarsctl/internal/deploy/k8sapi"
 )
@@ -74,14 +75,24 @@ func (c *Conn) Scale(ctx context.Context, service string, replicas int32) (*k8sa
 		return nil, err
 	}
 	api := c.Client.AppsV1().Deployments(c.Namespace)
-	sc, err := api.GetScale(ctx, d.Name, metav1.GetOptions{})
+	var prev int32
+	// The controller updates the Deployment while a rollout runs (right
+	// after an upgrade or a rollback): a conflict means "read it again",
+	// as kubectl scale does, not a failure.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		sc, err := api.GetScale(ctx, d.Name, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("get scale of deployment %s: %w", d.Name, err)
+		}
+		prev = sc.Spec.Replicas
+		sc.Spec.Replicas = replicas
+		if _, err := api.UpdateScale(ctx, d.Name, sc, metav1.UpdateOptions{}); err != nil {
+			return fmt.Errorf("scale deployment %s: %w", d.Name, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, Classify(fmt.Errorf("get scale of deployment %s: %w", d.Name, err))
-	}
-	prev := sc.Spec.Replicas
-	sc.Spec.Replicas = replicas
-	if _, err := api.UpdateScale(ctx, d.Name, sc, metav1.UpdateOptions{}); err != nil {
-		return nil, Classify(fmt.Errorf("scale deployment %s: %w", d.Name, err))
+		return nil, Classify(err)
 	}
 	return &k8sapi.ScaleResult{Deployment: d.Name, Namespace: c.Namespace, Previous: prev, Replicas: replicas}, nil
 }
